@@ -1,0 +1,3 @@
+export * from './queues';
+export * from './jobs-http';
+export * from './worker-protocol';

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/** BullMQ queues. Payloads carry ids (and small reports), never blobs; the database row is the truth. */
+export const QUEUES = {
+  package: 'package',
+  dispatch: 'dispatch',
+  providerEvents: 'provider-events',
+  finalize: 'finalize',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+const jobRef = z.object({ v: z.literal(1), jobId: z.string().min(1), orgId: z.string().min(1) });
+
+export const packagePayload = jobRef;
+export const dispatchPayload = jobRef;
+export const finalizePayload = jobRef;
+
+export const progressReport = z.object({
+  step: z.number().int().nonnegative(),
+  totalSteps: z.number().int().positive().nullable().optional(),
+  loss: z.number().nullable().optional(),
+  checkpoint: z.string().max(1024).nullable().optional(),
+});
+export type ProgressReport = z.infer<typeof progressReport>;
+
+/** A status report from any source; the poller applies every one through the same code path. */
+export const providerEventPayload = jobRef.extend({
+  source: z.enum(['worker', 'webhook', 'poll', 'monitor']),
+  /** Fencing token of the lease the report was made under (worker reports). */
+  fence: z.number().int().nonnegative().optional(),
+  kind: z.enum(['started', 'progress', 'completed', 'failed', 'cancelled', 'lost']),
+  progress: progressReport.optional(),
+  exitCode: z.number().int().nullable().optional(),
+  message: z.string().max(4000).optional(),
+  occurredAt: z.string().datetime(),
+});
+export type ProviderEventPayload = z.infer<typeof providerEventPayload>;
+
+export const QUEUE_PAYLOADS = {
+  [QUEUES.package]: packagePayload,
+  [QUEUES.dispatch]: dispatchPayload,
+  [QUEUES.providerEvents]: providerEventPayload,
+  [QUEUES.finalize]: finalizePayload,
+} as const;
+
+export type QueuePayload<Q extends QueueName> = z.infer<(typeof QUEUE_PAYLOADS)[Q]>;
+
+/** Deterministic BullMQ job ids (no ':'), so an enqueue repeated by the relay or reconciler is harmless. */
+export function queueJobId(queue: QueueName, jobId: string, suffix?: string): string {
+  return suffix ? `${queue}-${jobId}-${suffix}` : `${queue}-${jobId}`;
+}
+
+/** Redis pub/sub channel carrying job-changed notifications to the gateway's SSE clients. */
+export const JOB_EVENTS_CHANNEL = 'ct:job-events';
+export const jobChangedEvent = z.object({
+  type: z.literal('job.changed'),
+  orgId: z.string(),
+  jobId: z.string(),
+  status: z.string(),
+  reason: z.string().optional(),
+  at: z.string(),
+});
+export type JobChangedEvent = z.infer<typeof jobChangedEvent>;

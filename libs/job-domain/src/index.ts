@@ -1,0 +1,5 @@
+export * from './job-status';
+export * from './domain-error';
+export * from './transition';
+export * from './progress';
+export * from './money';

@@ -1,0 +1,53 @@
+/**
+ * The job lifecycle. Every change of status goes through {@link assertTransition};
+ * see docs/JOB-STATES.md for what each state means to a user.
+ */
+export const JOB_STATUSES = [
+  'pending',
+  'packaging',
+  'uploading',
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+export const ACTIVE_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
+  (s) => !TERMINAL_STATUSES.includes(s),
+);
+
+const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  pending: ['packaging', 'failed', 'cancelled'],
+  packaging: ['uploading', 'queued', 'failed', 'cancelled'],
+  uploading: ['queued', 'failed', 'cancelled'],
+  // queued -> queued is not a transition; a requeue goes running -> queued.
+  queued: ['running', 'failed', 'cancelled'],
+  running: ['completed', 'failed', 'cancelled', 'queued'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function isJobStatus(value: unknown): value is JobStatus {
+  return typeof value === 'string' && (JOB_STATUSES as readonly string[]).includes(value);
+}
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function isActive(status: JobStatus): boolean {
+  return !isTerminal(status);
+}
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function allowedTransitions(from: JobStatus): readonly JobStatus[] {
+  return TRANSITIONS[from];
+}
