@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+const port = (dflt: number) => z.coerce.number().int().min(0).max(65535).default(dflt);
+const ms = (dflt: number) => z.coerce.number().int().positive().default(dflt);
+
+/** Settings every service shares. */
+export const commonEnv = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/postgres'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  SIMPLETUNER_STATE_DIR: z.string().optional(),
+  /** Shared secret the gateway and storage derive per-job S3 secrets from; generated into the state dir when unset. */
+  STORAGE_MASTER_KEY: z.string().min(32).optional(),
+});
+
+export const gatewayEnv = commonEnv.extend({
+  PORT: port(8001),
+  HOST: z.string().default('127.0.0.1'),
+  PUBLIC_URL: z.string().url().optional(),
+  STORAGE_URL: z.string().url().default('http://127.0.0.1:8005'),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  WORKER_HEARTBEAT_INTERVAL_MS: ms(5_000),
+  WORKER_LEASE_TTL_MS: ms(30_000),
+  WORKER_CLAIM_MAX_WAIT_MS: ms(25_000),
+  S3_REGION: z.string().default('us-east-1'),
+});
+
+export const storageEnv = commonEnv.extend({
+  STORAGE_PORT: port(8005),
+  STORAGE_HOST: z.string().default('127.0.0.1'),
+  STORAGE_DRIVER: z.enum(['fs', 'minio']).default('fs'),
+  MINIO_ENDPOINT: z.string().default('127.0.0.1'),
+  MINIO_PORT: z.coerce.number().int().default(9000),
+  MINIO_USE_SSL: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  MINIO_ACCESS_KEY: z.string().default('minioadmin'),
+  MINIO_SECRET_KEY: z.string().default('minioadmin'),
+  S3_REGION: z.string().default('us-east-1'),
+  MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(50 * 1024 ** 3),
+});
+
+const datasetRoots = z
+  .string()
+  .default('')
+  .transform((v) => v.split(/[,:]/).map((s) => s.trim()).filter((s) => s.length > 0));
+
+export const packagerEnv = storageEnv.extend({
+  PACKAGER_PORT: port(8002),
+  DATASET_ROOTS: datasetRoots,
+  PACKAGER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
+});
+
+export const dispatcherEnv = commonEnv.extend({
+  DISPATCHER_PORT: port(8003),
+  DISPATCHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+});
+
+export const pollerEnv = commonEnv.extend({
+  POLLER_PORT: port(8004),
+  /** A worker that has not sent a heartbeat for this long is offline and its job is requeued. */
+  WORKER_HEARTBEAT_TIMEOUT_MS: ms(30_000),
+  WORKER_MAX_REQUEUES: z.coerce.number().int().min(0).max(100).default(1),
+  MONITOR_INTERVAL_MS: ms(2_000),
+  OUTBOX_POLL_MS: ms(100),
+  RECONCILE_INTERVAL_MS: ms(30_000),
+  RECONCILE_STUCK_AFTER_MS: ms(60_000),
+});
+
+export type CommonEnv = z.infer<typeof commonEnv>;
+export type GatewayEnv = z.infer<typeof gatewayEnv>;
+export type StorageEnv = z.infer<typeof storageEnv>;
+export type PackagerEnv = z.infer<typeof packagerEnv>;
+export type DispatcherEnv = z.infer<typeof dispatcherEnv>;
+export type PollerEnv = z.infer<typeof pollerEnv>;

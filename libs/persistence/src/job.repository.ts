@@ -1,0 +1,133 @@
+import type { JobStatus } from '@ct/job-domain';
+import { NotFoundError, DomainError, isTerminal } from '@ct/job-domain';
+import type { Job, JobEvent, JobLog } from './generated/prisma/client';
+import type { PrismaClient, Prisma, Tx } from './prisma';
+import { enqueueInTx, publishInTx } from './outbox';
+
+export type { Job, JobEvent, JobLog };
+
+export interface NewJob {
+  orgId: string;
+  createdByKeyId: string | null;
+  name: string;
+  type: string;
+  provider: string;
+  config: Prisma.InputJsonValue;
+  dataloader: Prisma.InputJsonValue;
+  requirements: Prisma.InputJsonValue;
+  hardwareProfile: string | null;
+  idempotencyKey: string | null;
+  maxRequeues: number;
+}
+
+export interface JobFilter {
+  status?: string | undefined;
+  provider?: string | undefined;
+  type?: string | undefined;
+  limit: number;
+  cursor?: { createdAt: Date; id: string } | undefined;
+}
+
+const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+/** Jobs of one organisation. Every method is scoped by orgId. */
+export class JobRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * Creates the job, its first timeline event and the `package` work item in one transaction.
+   * A repeated idempotency key (same caller, within 24 h) returns the first job instead.
+   */
+  async create(input: NewJob): Promise<{ job: Job; created: boolean }> {
+    if (input.idempotencyKey) {
+      const existing = await this.findByIdempotencyKey(input.orgId, input.createdByKeyId, input.idempotencyKey);
+      if (existing) return { job: existing, created: false };
+    }
+    try {
+      const job = await this.prisma.$transaction(async (tx) => {
+        if (input.idempotencyKey) await this.releaseExpiredKey(tx, input);
+        const job = await tx.job.create({
+          data: {
+            ...input,
+            idempotencyExpiresAt: input.idempotencyKey ? new Date(Date.now() + IDEMPOTENCY_TTL_MS) : null,
+          },
+        });
+        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: 'submitted' } });
+        await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: job.orgId });
+        await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'pending', reason: 'submitted', at: job.createdAt.toISOString() });
+        return job;
+      });
+      return { job, created: true };
+    } catch (err) {
+      // Two requests with the same key raced: the unique index let exactly one through.
+      if (input.idempotencyKey && (err as { code?: string }).code === 'P2002') {
+        const existing = await this.findByIdempotencyKey(input.orgId, input.createdByKeyId, input.idempotencyKey);
+        if (existing) return { job: existing, created: false };
+      }
+      throw err;
+    }
+  }
+
+  private async findByIdempotencyKey(orgId: string, keyId: string | null, key: string): Promise<Job | null> {
+    return this.prisma.job.findFirst({
+      where: { orgId, createdByKeyId: keyId, idempotencyKey: key, idempotencyExpiresAt: { gt: new Date() } },
+    });
+  }
+
+  /** An expired key may be used again: free it on the old job so the unique index allows the new one. */
+  private async releaseExpiredKey(tx: Tx, input: NewJob): Promise<void> {
+    await tx.job.updateMany({
+      where: { orgId: input.orgId, createdByKeyId: input.createdByKeyId, idempotencyKey: input.idempotencyKey, idempotencyExpiresAt: { lte: new Date() } },
+      data: { idempotencyKey: null, idempotencyExpiresAt: null },
+    });
+  }
+
+  async get(orgId: string, id: string): Promise<Job> {
+    const job = await this.find(orgId, id);
+    if (!job) throw new NotFoundError('Job', id);
+    return job;
+  }
+
+  find(orgId: string, id: string): Promise<Job | null> {
+    return this.prisma.job.findFirst({ where: { id, orgId } });
+  }
+
+  /** Keyset pagination on (createdAt desc, id desc): stable under concurrent inserts. */
+  async list(orgId: string, f: JobFilter): Promise<{ jobs: Job[]; next: { createdAt: Date; id: string } | null }> {
+    const where: Prisma.JobWhereInput = { orgId };
+    if (f.status) where.status = f.status;
+    if (f.provider) where.provider = f.provider;
+    if (f.type) where.type = f.type;
+    if (f.cursor) {
+      where.OR = [
+        { createdAt: { lt: f.cursor.createdAt } },
+        { createdAt: f.cursor.createdAt, id: { lt: f.cursor.id } },
+      ];
+    }
+    const rows = await this.prisma.job.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: f.limit + 1 });
+    const jobs = rows.slice(0, f.limit);
+    const last = jobs[jobs.length - 1];
+    return { jobs, next: rows.length > f.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+  }
+
+  async delete(orgId: string, id: string): Promise<void> {
+    const job = await this.get(orgId, id);
+    if (!isTerminal(job.status as JobStatus)) {
+      throw new DomainError('job_not_terminal', `Job ${id} is ${job.status}; cancel it first, then delete it.`, { status: job.status });
+    }
+    const { count } = await this.prisma.job.deleteMany({ where: { id, orgId, status: job.status } });
+    if (count === 0) throw new DomainError('conflict', `Job ${id} changed while it was being deleted; try again.`);
+  }
+
+  events(orgId: string, jobId: string): Promise<JobEvent[]> {
+    return this.prisma.jobEvent.findMany({ where: { orgId, jobId }, orderBy: { id: 'asc' } });
+  }
+
+  logs(orgId: string, jobId: string, afterId: bigint, limit: number): Promise<JobLog[]> {
+    return this.prisma.jobLog.findMany({ where: { orgId, jobId, id: { gt: afterId } }, orderBy: { id: 'asc' }, take: limit });
+  }
+
+  async appendLogs(orgId: string, jobId: string, lines: Array<{ stream: string; line: string; ts?: Date }>): Promise<void> {
+    await this.prisma.jobLog.createMany({ data: lines.map((l) => ({ orgId, jobId, stream: l.stream, line: l.line, ts: l.ts ?? new Date() })) });
+  }
+}

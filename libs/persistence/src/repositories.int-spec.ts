@@ -1,0 +1,132 @@
+import { createTestDatabase, makeOrg, newJobInput } from '@ct/testing';
+import { IllegalTransitionError } from '@ct/job-domain';
+import { createPrismaClient, type PrismaClient } from './prisma';
+import { JobRepository } from './job.repository';
+import { JobTracker } from './job-tracker';
+import { WorkerRepository } from './worker.repository';
+
+describe('repositories on real Postgres', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let prisma: PrismaClient;
+  let jobs: JobRepository;
+  let tracker: JobTracker;
+  let workers: WorkerRepository;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    prisma = createPrismaClient(db.url);
+    jobs = new JobRepository(prisma);
+    tracker = new JobTracker(prisma);
+    workers = new WorkerRepository(prisma);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+    await db.drop();
+  });
+
+  const queuedJob = async (orgId: string, extra = {}) => {
+    const { job } = await jobs.create(newJobInput(orgId, extra));
+    await tracker.transition({ orgId, jobId: job.id, to: 'packaging', reason: 'test' });
+    await tracker.transition({ orgId, jobId: job.id, to: 'queued', reason: 'test' });
+    return job;
+  };
+
+  it('creates a job with its first event and outbox rows in one transaction, scoped by organisation', async () => {
+    const a = await makeOrg(prisma);
+    const b = await makeOrg(prisma);
+    const { job, created } = await jobs.create(newJobInput(a.orgId));
+    expect(created).toBe(true);
+    expect(await jobs.find(b.orgId, job.id)).toBeNull();
+    expect((await jobs.events(a.orgId, job.id)).map((e) => e.toStatus)).toEqual(['pending']);
+    const outbox = await prisma.outboxMessage.findMany({ where: { dedupeKey: `package-${job.id}` } });
+    expect(outbox).toHaveLength(1);
+  });
+
+  it('returns the first job for a repeated idempotency key of the same caller, even under a race', async () => {
+    const a = await makeOrg(prisma);
+    const input = newJobInput(a.orgId, { createdByKeyId: a.keyId, idempotencyKey: 'k-1' });
+    const results = await Promise.all([jobs.create(input), jobs.create(input), jobs.create(input)]);
+    expect(new Set(results.map((r) => r.job.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const other = await jobs.create({ ...input, createdByKeyId: null });
+    expect(other.job.id).not.toBe(results[0]!.job.id);
+  });
+
+  it('paginates by keyset without gaps or repeats and filters by status', async () => {
+    const a = await makeOrg(prisma);
+    for (let i = 0; i < 7; i++) await jobs.create(newJobInput(a.orgId, { name: `j${i}` }));
+    const seen: string[] = [];
+    let cursor: { createdAt: Date; id: string } | undefined;
+    for (;;) {
+      const page = await jobs.list(a.orgId, { limit: 3, cursor });
+      seen.push(...page.jobs.map((j) => j.name));
+      if (!page.next) break;
+      cursor = page.next;
+    }
+    expect(seen.sort()).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6']);
+    expect((await jobs.list(a.orgId, { limit: 50, status: 'running' })).jobs).toEqual([]);
+  });
+
+  it('refuses an illegal transition and lets exactly one of two racing transitions win', async () => {
+    const a = await makeOrg(prisma);
+    const { job } = await jobs.create(newJobInput(a.orgId));
+    await expect(tracker.transition({ orgId: a.orgId, jobId: job.id, to: 'completed', reason: 'x' })).rejects.toBeInstanceOf(IllegalTransitionError);
+    const outcomes = await Promise.allSettled([
+      tracker.transition({ orgId: a.orgId, jobId: job.id, to: 'cancelled', reason: 'user', from: ['pending'] }),
+      tracker.transition({ orgId: a.orgId, jobId: job.id, to: 'packaging', reason: 'packager', from: ['pending'] }),
+    ]);
+    const applied = outcomes.filter((o) => o.status === 'fulfilled' && o.value.applied);
+    expect(applied).toHaveLength(1);
+  });
+
+  it('hands one job to exactly one of two workers claiming at once, and fences out the loser', async () => {
+    const a = await makeOrg(prisma);
+    const job = await queuedJob(a.orgId);
+    const w1 = (await workers.create(a.orgId, 'w1', [])).worker;
+    const w2 = (await workers.create(a.orgId, 'w2', [])).worker;
+    const claims = await Promise.all([workers.claim(w1, 30_000), workers.claim(w2, 30_000)]);
+    const winners = claims.filter((c) => c !== null);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]!.job.id).toBe(job.id);
+    const winner = claims[0] ? w1 : w2;
+    const loser = claims[0] ? w2 : w1;
+    const fence = winners[0]!.fence;
+    await expect(workers.assertLease(winner, job.id, fence)).resolves.toBeTruthy();
+    await expect(workers.assertLease(loser, job.id, fence)).rejects.toMatchObject({ code: 'stale_lease' });
+    await expect(workers.assertLease(winner, job.id, fence - 1)).rejects.toMatchObject({ code: 'stale_lease' });
+    const stale = await tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'worker', fence: fence - 1, kind: 'completed', occurredAt: new Date().toISOString() });
+    expect(stale.applied).toBe(false);
+  });
+
+  it('only gives a job to a worker with its labels and enough GPU memory', async () => {
+    const a = await makeOrg(prisma);
+    await queuedJob(a.orgId, { requirements: { labels: ['a100'], min_gpu_memory_gib: 40 } });
+    const small = (await workers.create(a.orgId, 'small', ['a100'])).worker;
+    await workers.register(small, { labels: [], gpus: [{ name: 'A100', memoryMiB: 24_576 }] });
+    const nolabel = (await workers.create(a.orgId, 'nolabel', [])).worker;
+    await workers.register(nolabel, { labels: [], gpus: [{ name: 'A100', memoryMiB: 81_920 }] });
+    const big = (await workers.create(a.orgId, 'big', ['a100'])).worker;
+    await workers.register(big, { labels: [], gpus: [{ name: 'A100', memoryMiB: 81_920 }] });
+    const reload = (id: string) => prisma.worker.findUniqueOrThrow({ where: { id } });
+    expect(await workers.claim(await reload(small.id), 1000)).toBeNull();
+    expect(await workers.claim(await reload(nolabel.id), 1000)).toBeNull();
+    expect(await workers.claim(await reload(big.id), 1000)).not.toBeNull();
+  });
+
+  it('requeues the job of an expired lease once, then fails it with a reason that says so', async () => {
+    const a = await makeOrg(prisma);
+    const job = await queuedJob(a.orgId);
+    const w = (await workers.create(a.orgId, 'flaky', [])).worker;
+    for (const expected of ['requeued', 'failed'] as const) {
+      const claim = await workers.claim(w, 1);
+      expect(claim?.job.id).toBe(job.id);
+      await new Promise((r) => setTimeout(r, 20));
+      const expired = (await workers.expiredLeases()).filter((l) => l.jobId === job.id);
+      expect(expired).toHaveLength(1);
+      expect(await workers.handleLostLease(expired[0]!)).toBe(expected);
+    }
+    const final = await jobs.get(a.orgId, job.id);
+    expect(final.status).toBe('failed');
+    expect(final.error).toMatch(/stopped sending heartbeats; not requeued again/);
+    expect((await jobs.events(a.orgId, job.id)).map((e) => e.toStatus)).toEqual(['pending', 'packaging', 'queued', 'running', 'queued', 'running', 'failed']);
+  });
+});

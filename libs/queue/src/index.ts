@@ -1,0 +1,4 @@
+export * from './connection';
+export * from './queue-producer';
+export * from './processor';
+export * from './outbox-relay';

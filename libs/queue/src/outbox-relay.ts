@@ -1,0 +1,70 @@
+import type { OutboxRepository, OutboxMessage } from '@ct/persistence';
+import type { QueueName, QueuePayload } from '@ct/contracts';
+import type { Logger } from '@ct/logging';
+import type { Redis } from 'ioredis';
+import type { QueueProducer } from './queue-producer';
+
+/**
+ * Moves outbox rows to Redis: queue work to BullMQ (deterministic job ids make a repeat harmless) and
+ * job-changed events to pub/sub. While Redis is down rows simply wait; nothing is lost.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly outbox: OutboxRepository,
+    private readonly producer: QueueProducer,
+    private readonly publisher: Redis,
+    private readonly logger: Logger,
+    private readonly intervalMs = 100,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Relays until the outbox is empty or a publish fails; returns how many were published. */
+  async runOnce(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { published, failed } = await this.outbox.relayBatch(200, (m) => this.publish(m));
+      total += published;
+      if (failed > 0 || published < 200) return total;
+    }
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), delay);
+  }
+
+  private async tick(): Promise<void> {
+    this.running = true;
+    try {
+      await this.runOnce();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'outbox relay round failed');
+    } finally {
+      this.running = false;
+      this.schedule(this.intervalMs);
+    }
+  }
+
+  private async publish(m: OutboxMessage): Promise<void> {
+    if (m.kind === 'queue') {
+      const queue = m.target as QueueName;
+      await this.producer.add(queue, m.payload as QueuePayload<typeof queue>, m.dedupeKey);
+    } else {
+      await this.publisher.publish(m.target, JSON.stringify(m.payload));
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './test-db';
+export * from './tcp-proxy';
+export * from './factories';
