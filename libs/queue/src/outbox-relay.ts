@@ -19,6 +19,7 @@ export class OutboxRelay {
     private readonly publisher: Redis,
     private readonly logger: Logger,
     private readonly intervalMs = 100,
+    private readonly publishTimeoutMs = 2_000,
   ) {}
 
   start(): void {
@@ -59,7 +60,16 @@ export class OutboxRelay {
     }
   }
 
-  private async publish(m: OutboxMessage): Promise<void> {
+  /** A publish that hangs (Redis reconnecting) must not hold the outbox rows locked: give up and retry later. */
+  private publish(m: OutboxMessage): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('publishing to Redis timed out')), this.publishTimeoutMs);
+    });
+    return Promise.race([this.publishNow(m), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private async publishNow(m: OutboxMessage): Promise<void> {
     if (m.kind === 'queue') {
       const queue = m.target as QueueName;
       await this.producer.add(queue, m.payload as QueuePayload<typeof queue>, m.dedupeKey);

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentConfigError, loadAgentConfig } from './agent-config';
+
+const argv = (...args: string[]): string[] => ['node', 'main.js', ...args];
+
+describe('loadAgentConfig', () => {
+  it('parses flags, splits the trainer command and hides the token from trainers', () => {
+    const c = loadAgentConfig(
+      argv('--url', 'http://gw:3000/', '--token', 't0k', '--labels', 'a100, big', '--trainer-cmd', 'python "my trainer.py" --x', '--once'),
+      { CT_WORKER_TOKEN: 'env-token', HOME: '/home/u' },
+    );
+    expect(c).toMatchObject({ url: 'http://gw:3000', token: 't0k', labels: ['a100', 'big'], once: true, cancelGraceMs: 10_000, logBatchMs: 500 });
+    expect(c.trainerArgv).toEqual(['python', 'my trainer.py', '--x']);
+    expect(c.trainerBaseEnv).toEqual({ HOME: '/home/u' });
+  });
+
+  it('reads the token from a file or the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ct-cfg-'));
+    try {
+      writeFileSync(join(dir, 'token'), 'file-token\n');
+      expect(loadAgentConfig(argv('--url', 'http://gw', '--token-file', join(dir, 'token')), {}).token).toBe('file-token');
+      expect(loadAgentConfig(argv('--url', 'http://gw'), { CT_WORKER_TOKEN: 'env-token' }).token).toBe('env-token');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('defaults the trainer to the sample trainer', () => {
+    const c = loadAgentConfig(argv('--url', 'http://gw', '--token', 't'), {});
+    expect(c.trainerArgv[1]).toMatch(/examples\/sample-trainer\/dist\/main\.js$/);
+  });
+
+  it('explains what is wrong', () => {
+    expect(() => loadAgentConfig(argv('--url', 'ftp://gw'), {})).toThrow(AgentConfigError);
+    expect(() => loadAgentConfig(argv('--url', 'ftp://gw'), {})).toThrow(/url[\s\S]*token/);
+    expect(() => loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--trainer-cmd', '"open'), {})).toThrow(/unterminated/);
+  });
+});

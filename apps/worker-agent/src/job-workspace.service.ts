@@ -1,0 +1,70 @@
+import type { ClaimedJob } from '@ct/contracts';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+
+export interface JobWorkspace {
+  jobDir: string;
+  dataDir: string;
+  outputDir: string;
+  packageFile: string;
+  configPath: string;
+  dataloaderPath: string;
+}
+
+export function workspacePaths(workDir: string, jobId: string): JobWorkspace {
+  const jobDir = join(workDir, jobId);
+  return {
+    jobDir,
+    dataDir: join(jobDir, 'data'),
+    outputDir: join(jobDir, 'output'),
+    packageFile: join(jobDir, 'package.zip'),
+    configPath: join(jobDir, 'config.json'),
+    dataloaderPath: join(jobDir, 'dataloader.json'),
+  };
+}
+
+/** Starts from an empty job directory: a job claimed again after a lost lease must not see stale files. */
+export async function createWorkspace(workDir: string, jobId: string): Promise<JobWorkspace> {
+  const ws = workspacePaths(workDir, jobId);
+  await rm(ws.jobDir, { recursive: true, force: true });
+  await mkdir(ws.dataDir, { recursive: true });
+  await mkdir(ws.outputDir, { recursive: true });
+  return ws;
+}
+
+/**
+ * The packager rewrote each dataset's instance_data_dir relative to the archive root
+ * (e.g. datasets/<id>); here they become absolute paths under the extracted data dir.
+ * Absolute paths are left alone: they name data already present on this machine.
+ */
+export function resolveDataloader(entries: unknown[], dataDir: string): unknown[] {
+  const root = resolve(dataDir);
+  return entries.map((entry) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return entry;
+    const dir = (entry as Record<string, unknown>).instance_data_dir;
+    if (typeof dir !== 'string' || dir === '' || isAbsolute(dir)) return entry;
+    const resolved = resolve(root, dir);
+    if (resolved !== root && !resolved.startsWith(root + sep)) {
+      throw new Error(`dataset path ${JSON.stringify(dir)} escapes the job's data directory`);
+    }
+    return { ...entry, instance_data_dir: resolved };
+  });
+}
+
+export async function writeJobFiles(ws: JobWorkspace, job: Pick<ClaimedJob, 'config' | 'dataloader'>): Promise<void> {
+  await writeFile(ws.configPath, JSON.stringify(job.config, null, 2));
+  await writeFile(ws.dataloaderPath, JSON.stringify(resolveDataloader(job.dataloader, ws.dataDir), null, 2));
+}
+
+/** The trainer environment of docs/TRAINER-CONTRACT.md, on top of the agent's own environment. */
+export function trainerEnv(base: NodeJS.ProcessEnv, jobId: string, ws: JobWorkspace): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    CT_JOB_ID: jobId,
+    CT_CONFIG_PATH: ws.configPath,
+    CT_DATALOADER_PATH: ws.dataloaderPath,
+    CT_DATA_DIR: ws.dataDir,
+    CT_OUTPUT_DIR: ws.outputDir,
+    CT_PROGRESS: 'stdout',
+  };
+}

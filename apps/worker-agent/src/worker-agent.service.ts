@@ -1,0 +1,170 @@
+import type { ClaimedJob, RegisterWorkerBody, WorkerCommand } from '@ct/contracts';
+import type { Logger } from 'pino';
+import type { AgentConfig } from './agent-config';
+import type { GatewayClient } from './gateway-client.service';
+import { StaleLeaseError, UnauthorizedError } from './gateway-errors';
+import { JobRunner, type JobRunnerDeps } from './job-runner.service';
+import { sleep, withRetry } from './retry.util';
+
+export interface WorkerAgentDeps {
+  config: AgentConfig;
+  gateway: GatewayClient;
+  logger: Logger;
+  registration: RegisterWorkerBody;
+  s3Factory?: JobRunnerDeps['s3Factory'];
+}
+
+/** Exit codes of the agent process (documented in docs/WORKER-PROTOCOL.md). */
+export const EXIT = { ok: 0, jobFailed: 1, config: 2, unauthorized: 3 } as const;
+const MIN_HEARTBEAT_MS = 1_000;
+
+/** register → loop { claim → run job } with a heartbeat timer that carries the current job and brings commands. */
+export class WorkerAgent {
+  private current: JobRunner | null = null;
+  private stopReason: string | null = null;
+  private draining = false;
+  private fatal: Error | null = null;
+  private lastOutcome: string | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** Aborted to interrupt a claim long-poll or a retry sleep when the agent must stop claiming. */
+  private readonly idle = new AbortController();
+
+  constructor(private readonly deps: WorkerAgentDeps) {}
+
+  async run(): Promise<number> {
+    const registered = await this.register();
+    if (registered) {
+      this.deps.logger.info({ workerId: registered.workerId }, 'registered with the gateway');
+      this.scheduleHeartbeat(Math.max(MIN_HEARTBEAT_MS, registered.heartbeatIntervalMs));
+      await this.loop();
+    }
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    if (this.fatal) this.deps.logger.error({ err: this.fatal.message }, 'worker agent giving up');
+    if (this.fatal) return this.fatal instanceof UnauthorizedError ? EXIT.unauthorized : EXIT.jobFailed;
+    if (this.stopReason === null && this.deps.config.once && this.lastOutcome !== null) return this.lastOutcome === 'completed' ? EXIT.ok : EXIT.jobFailed;
+    return EXIT.ok;
+  }
+
+  /** Graceful stop (signal or shutdown command): the running trainer gets SIGTERM, then the agent exits. */
+  stop(reason: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.deps.logger.info({ reason }, 'stopping');
+    this.idle.abort();
+    this.current?.abort('shutdown');
+  }
+
+  private drain(): void {
+    this.deps.logger.info('drain requested: finishing the current job, then exiting');
+    this.draining = true;
+    this.idle.abort();
+  }
+
+  private failFatal(err: Error): void {
+    this.fatal ??= err;
+    this.idle.abort();
+    this.current?.abort('unauthorized');
+  }
+
+  private shouldExit(): boolean {
+    return this.stopReason !== null || this.draining || this.fatal !== null;
+  }
+
+  private async register(): Promise<{ workerId: string; heartbeatIntervalMs: number } | null> {
+    try {
+      return await withRetry(() => this.deps.gateway.register(this.deps.registration), {
+        signal: this.idle.signal,
+        onRetry: (err, attempt, delay) => this.deps.logger.warn({ err: (err as Error).message, attempt, delay }, 'register failed, retrying'),
+      });
+    } catch (err) {
+      if (!this.idle.signal.aborted) this.failFatal(err as Error);
+      return null;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.shouldExit()) {
+      const job = await this.claimNext();
+      if (!job || this.shouldExit()) continue;
+      this.current = new JobRunner(job, this.runnerDeps());
+      const outcome = await this.current.run();
+      this.current = null;
+      this.lastOutcome = outcome;
+      this.deps.logger.info({ jobId: job.jobId, outcome }, 'job ended');
+      if (outcome === 'unauthorized') this.failFatal(new UnauthorizedError('the gateway rejected the worker token during a job'));
+      if (this.deps.config.once) break;
+    }
+  }
+
+  private async claimNext(): Promise<ClaimedJob | null> {
+    const signal = this.idle.signal;
+    try {
+      return await withRetry(() => this.deps.gateway.claim(this.deps.config.claimWaitMs, signal), {
+        signal,
+        onRetry: (err, attempt, delay) => this.deps.logger.warn({ err: (err as Error).message, attempt, delay }, 'claim failed, retrying'),
+      });
+    } catch (err) {
+      if (signal.aborted) return null;
+      if (err instanceof UnauthorizedError) {
+        this.failFatal(err);
+        return null;
+      }
+      // A permanent error on claim (bad response, 4xx) must not spin: wait, then try again.
+      this.deps.logger.error({ err: (err as Error).message }, 'claim failed');
+      await sleep(10_000, signal);
+      return null;
+    }
+  }
+
+  private runnerDeps(): JobRunnerDeps {
+    const c = this.deps.config;
+    return {
+      gateway: this.deps.gateway,
+      logger: this.deps.logger,
+      workDir: c.workDir,
+      trainerArgv: c.trainerArgv,
+      trainerBaseEnv: c.trainerBaseEnv,
+      cancelGraceMs: c.cancelGraceMs,
+      logBatchMs: c.logBatchMs,
+      keepJobDir: c.keepJobDirs,
+      s3Factory: this.deps.s3Factory,
+    };
+  }
+
+  private scheduleHeartbeat(intervalMs: number): void {
+    this.heartbeatTimer = setTimeout(() => {
+      void this.heartbeat().finally(() => {
+        if (!this.idleAndExiting()) this.scheduleHeartbeat(intervalMs);
+      });
+    }, intervalMs);
+  }
+
+  /** Heartbeats continue while a job finishes during drain/stop; they end once nothing runs. */
+  private idleAndExiting(): boolean {
+    return this.shouldExit() && this.current === null;
+  }
+
+  private async heartbeat(): Promise<void> {
+    const runner = this.current;
+    const body = runner ? { jobId: runner.job.jobId, fence: runner.job.fence } : {};
+    try {
+      const commands = await this.deps.gateway.heartbeat(body);
+      for (const command of commands) this.handle(command);
+    } catch (err) {
+      if (err instanceof StaleLeaseError) runner?.abort('lost');
+      else if (err instanceof UnauthorizedError) this.failFatal(err);
+      else this.deps.logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private handle(command: WorkerCommand): void {
+    this.deps.logger.info({ command }, 'command from gateway');
+    if (command.type === 'cancel') {
+      if (this.current?.job.jobId === command.jobId) this.current.abort('cancel');
+    } else if (command.type === 'drain') {
+      this.drain();
+    } else {
+      this.stop(`shutdown command${command.reason ? `: ${command.reason}` : ''}`);
+    }
+  }
+}

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { DomainError } from '@ct/job-domain';
+import { parseRangeHeader } from './byte-range';
+import { grantedBuckets, isAllowed, type Grant } from './grants';
+import { verifyBody } from './hashing-stream';
+import { handleList } from './s3-list';
+import { S3Error, toS3Error } from './s3-errors';
+import { normalisePrefix, parseS3Path, type S3Route } from './s3-route';
+import { parseRawQuery, queryValue, type QueryMap } from './s3-uri';
+import { sendEmpty, sendXml } from './s3-response';
+import { errorXml, listBucketsXml, locationXml } from './s3-xml';
+import { verifySigV4, type PayloadMode } from './sigv4-verify';
+import type { StorageDriver } from './storage-driver';
+
+export interface S3Principal {
+  orgId: string;
+  jobId?: string;
+  apiKeyId?: string;
+}
+
+export interface ResolvedCredential {
+  secretAccessKey: string;
+  grants: Grant[];
+  principal: S3Principal;
+}
+
+export interface ObjectWrittenInfo {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  sha256: string;
+  principal: S3Principal;
+}
+
+export interface ObjectDeletedInfo {
+  bucket: string;
+  key: string;
+  principal: S3Principal;
+}
+
+/** pino-compatible subset. */
+export interface StorageLogger {
+  info(obj: Record<string, unknown>, msg?: string): void;
+  warn(obj: Record<string, unknown>, msg?: string): void;
+  error(obj: Record<string, unknown>, msg?: string): void;
+}
+
+export interface S3HandlerDeps {
+  driver: StorageDriver;
+  resolveCredential(accessKeyId: string): Promise<ResolvedCredential | null>;
+  onObjectWritten?(info: ObjectWrittenInfo): Promise<void>;
+  onObjectDeleted?(info: ObjectDeletedInfo): Promise<void>;
+  /** Mount path; default '/api/cloud/storage'. */
+  prefix?: string;
+  region?: string;
+  /** Largest single PUT; default 5 GiB like S3. */
+  maxObjectBytes?: number;
+  now?: () => Date;
+  logger?: StorageLogger;
+}
+
+export type S3RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Everything an operation needs once the request is authenticated. */
+export interface S3Context {
+  req: IncomingMessage;
+  res: ServerResponse;
+  query: QueryMap;
+  grants: Grant[];
+  principal: S3Principal;
+  payload: PayloadMode;
+  deps: S3HandlerDeps;
+}
+
+// Query parameters that never select another operation (SDK markers, listing options, presign fields, overrides).
+const PLAIN_PARAMS = /^(x-id|list-type|prefix|delimiter|max-keys|continuation-token|start-after|encoding-type|fetch-owner|marker|x-amz-.*|response-.*)$/i;
+const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
+
+/** Creates the framework-agnostic S3 endpoint; mount it before any body parser. */
+export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
+  const prefix = normalisePrefix(deps.prefix ?? '/api/cloud/storage');
+  const region = deps.region ?? 'us-east-1';
+  const now = deps.now ?? (() => new Date());
+
+  return async (req, res) => {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    res.setHeader('x-amz-request-id', requestId);
+    const method = (req.method ?? 'GET').toUpperCase();
+    // Express rewrites req.url under app.use(path); the signature covers the original path.
+    const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    const qi = url.indexOf('?');
+    const rawPath = qi < 0 ? url : url.slice(0, qi);
+    const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
+    let route: S3Route | null = null;
+    try {
+      route = parseS3Path(rawPath, prefix);
+      if (!route) throw new S3Error('InvalidRequest', 'The path is not under the storage endpoint.');
+      const query = parseRawQuery(rawQuery);
+      const verified = await verifySigV4({ method, path: rawPath, query: rawQuery, headers: req.headers }, (id) => deps.resolveCredential(id), {
+        region,
+        now: now(),
+      });
+      const ctx: S3Context = { req, res, query, deps, grants: verified.credential.grants, principal: verified.credential.principal, payload: verified.payload };
+      await dispatch(ctx, method, route, region);
+    } catch (err) {
+      const e = toS3Error(err);
+      const log = { requestId, method, status: e.status, code: e.code, bucket: route && route.kind !== 'service' ? route.bucket : undefined };
+      if (e.status >= 500 && e.code !== 'NotImplemented') deps.logger?.error({ ...log, err: err instanceof Error ? err.message : String(err) }, 's3 request failed');
+      else deps.logger?.info(log, 's3 request rejected');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // An unread upload body would poison a kept-alive connection; closing is cheaper than draining gigabytes.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      if (method === 'HEAD') sendEmpty(res, e.status);
+      else sendXml(res, e.status, errorXml(e.code, e.message, requestId, rawPath));
+    }
+  };
+}
+
+async function dispatch(ctx: S3Context, method: string, route: S3Route, region: string): Promise<void> {
+  const unknown = Object.keys(ctx.query).filter((k) => !PLAIN_PARAMS.test(k) && k !== 'location');
+  if (unknown.length > 0) throw new S3Error('NotImplemented', `The ${unknown.join(', ')} operation is not implemented by this endpoint.`);
+  if (route.kind === 'service') {
+    if (method !== 'GET') throw new S3Error('MethodNotAllowed', 'Only GET is allowed on the service.');
+    const allowed = grantedBuckets(ctx.grants);
+    const buckets = (await ctx.deps.driver.listBuckets()).filter((b) => allowed.has(b.name));
+    return sendXml(ctx.res, 200, listBucketsXml(buckets, { id: ctx.principal.orgId, displayName: ctx.principal.orgId }));
+  }
+  if (route.kind === 'bucket') {
+    const { bucket } = route;
+    if (!grantedBuckets(ctx.grants).has(bucket)) throw new DomainError('forbidden', 'Access Denied');
+    if (method === 'HEAD') {
+      if (!(await ctx.deps.driver.bucketExists(bucket))) throw new DomainError('not_found', 'The bucket does not exist.', { resource: 'bucket' });
+      return sendEmpty(ctx.res, 200);
+    }
+    if (method !== 'GET') throw new S3Error('NotImplemented', 'Bucket operations other than listing are not implemented.');
+    if (queryValue(ctx.query, 'location') !== undefined) return sendXml(ctx.res, 200, locationXml(region));
+    return handleList(ctx, bucket);
+  }
+  if (ctx.req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'CopyObject is not implemented.');
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return getObject(ctx, route.bucket, route.key, method === 'HEAD');
+    case 'PUT':
+      return putObject(ctx, route.bucket, route.key);
+    case 'DELETE':
+      return deleteObject(ctx, route.bucket, route.key);
+    default:
+      throw new S3Error('NotImplemented', `${method} on an object is not implemented.`);
+  }
+}
+
+async function getObject(ctx: S3Context, bucket: string, key: string, head: boolean): Promise<void> {
+  // Without a grant, answer exactly like a missing key so other tenants' keys cannot be probed.
+  if (!isAllowed(ctx.grants, 'read', bucket, key)) throw new DomainError('not_found', 'The specified key does not exist.', { resource: 'object' });
+  const { driver } = ctx.deps;
+  const info = head ? await driver.headObject(bucket, key) : undefined;
+  const obj = info ? undefined : await driver.getObject(bucket, key, { range: parseRangeHeader(ctx.req.headers.range) });
+  const meta = (info ?? obj) as NonNullable<typeof info>;
+  const { res, req } = ctx;
+  const ifNoneMatch = req.headers['if-none-match'];
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(meta.etag)) {
+    obj?.body.destroy();
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold.');
+  }
+  res.setHeader('ETag', meta.etag);
+  res.setHeader('Last-Modified', meta.lastModified.toUTCString());
+  res.setHeader('Accept-Ranges', 'bytes');
+  if (ifNoneMatch !== undefined && (ifNoneMatch === '*' || ifNoneMatch.split(',').map((s) => s.trim()).includes(meta.etag))) {
+    obj?.body.destroy();
+    return sendEmpty(res, 304);
+  }
+  const override = (name: string, header: string, value: string | undefined): void => {
+    const v = queryValue(ctx.query, `response-${name}`) ?? value;
+    if (v !== undefined) res.setHeader(header, v);
+  };
+  override('content-type', 'Content-Type', meta.contentType);
+  override('content-disposition', 'Content-Disposition', undefined);
+  override('content-encoding', 'Content-Encoding', undefined);
+  override('content-language', 'Content-Language', undefined);
+  override('cache-control', 'Cache-Control', undefined);
+  override('expires', 'Expires', undefined);
+  res.setHeader('Content-Length', meta.size);
+  if (!obj) return void (res.statusCode = 200, res.end());
+  if (obj.contentRange) res.setHeader('Content-Range', obj.contentRange);
+  res.statusCode = obj.contentRange ? 206 : 200;
+  await pipeline(obj.body, res);
+}
+
+async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const { req, res, deps } = ctx;
+  if (!isAllowed(ctx.grants, 'write', bucket, key)) throw new DomainError('forbidden', 'Access Denied');
+  const lengthHeader = req.headers['content-length'];
+  if (lengthHeader === undefined || !/^\d+$/.test(lengthHeader)) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
+  const contentLength = Number(lengthHeader);
+  const maxBytes = deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  if (contentLength > maxBytes) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes.`);
+  const md5 = req.headers['content-md5'];
+  const body = verifyBody(req, {
+    contentLength,
+    maxBytes,
+    sha256: ctx.payload.mode === 'sha256' ? ctx.payload.sha256 : undefined,
+    md5Base64: typeof md5 === 'string' ? md5 : undefined,
+  });
+  const put = await deps.driver.putObject(bucket, key, body, { contentLength, contentType: req.headers['content-type'] });
+  await deps.onObjectWritten?.({ bucket, key, size: put.size, etag: put.etag, sha256: put.sha256, principal: ctx.principal });
+  res.setHeader('ETag', put.etag);
+  sendEmpty(res, 200);
+}
+
+async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  if (!isAllowed(ctx.grants, 'write', bucket, key)) throw new DomainError('forbidden', 'Access Denied');
+  await ctx.deps.driver.deleteObject(bucket, key);
+  await ctx.deps.onObjectDeleted?.({ bucket, key, principal: ctx.principal });
+  sendEmpty(ctx.res, 204);
+}

@@ -1,0 +1,81 @@
+import type { BucketInfo, ListObjectsResult } from './storage-driver';
+
+export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+const DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] ?? c);
+}
+
+const el = (name: string, value: string | number | boolean): string => `<${name}>${escapeXml(String(value))}</${name}>`;
+
+/** encoding-type=url: keys are percent-encoded so clients can carry characters XML 1.0 cannot. */
+export function urlEncodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+export function errorXml(code: string, message: string, requestId: string, resource?: string): string {
+  return `${DECL}<Error>${el('Code', code)}${el('Message', message)}${resource ? el('Resource', resource) : ''}${el('RequestId', requestId)}</Error>`;
+}
+
+export function listBucketsXml(buckets: BucketInfo[], owner: { id: string; displayName: string }): string {
+  const items = buckets.map((b) => `<Bucket>${el('Name', b.name)}${el('CreationDate', b.creationDate.toISOString())}</Bucket>`).join('');
+  return `${DECL}<ListAllMyBucketsResult xmlns="${S3_XMLNS}"><Owner>${el('ID', owner.id)}${el('DisplayName', owner.displayName)}</Owner><Buckets>${items}</Buckets></ListAllMyBucketsResult>`;
+}
+
+export interface ListXmlInput {
+  bucket: string;
+  prefix: string;
+  delimiter?: string;
+  maxKeys: number;
+  encodeUrl: boolean;
+  result: ListObjectsResult;
+}
+
+function entries(input: ListXmlInput): string {
+  const enc = (k: string): string => (input.encodeUrl ? urlEncodeKey(k) : k);
+  const contents = input.result.contents
+    .map((o) => `<Contents>${el('Key', enc(o.key))}${el('LastModified', o.lastModified.toISOString())}${el('ETag', o.etag)}${el('Size', o.size)}${el('StorageClass', 'STANDARD')}</Contents>`)
+    .join('');
+  const prefixes = input.result.commonPrefixes.map((p) => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
+  return contents + prefixes;
+}
+
+function common(input: ListXmlInput): string {
+  const enc = (k: string): string => (input.encodeUrl ? urlEncodeKey(k) : k);
+  return (
+    el('Name', input.bucket) +
+    el('Prefix', enc(input.prefix)) +
+    (input.delimiter ? el('Delimiter', enc(input.delimiter)) : '') +
+    el('MaxKeys', input.maxKeys) +
+    (input.encodeUrl ? el('EncodingType', 'url') : '') +
+    el('IsTruncated', input.result.isTruncated)
+  );
+}
+
+export function listObjectsV2Xml(input: ListXmlInput & { continuationToken?: string; startAfter?: string }): string {
+  const r = input.result;
+  const keyCount = r.contents.length + r.commonPrefixes.length;
+  const enc = (k: string): string => (input.encodeUrl ? urlEncodeKey(k) : k);
+  return (
+    `${DECL}<ListBucketResult xmlns="${S3_XMLNS}">${common(input)}${el('KeyCount', keyCount)}` +
+    (input.continuationToken !== undefined ? el('ContinuationToken', input.continuationToken) : '') +
+    (r.nextContinuationToken !== undefined ? el('NextContinuationToken', r.nextContinuationToken) : '') +
+    (input.startAfter !== undefined ? el('StartAfter', enc(input.startAfter)) : '') +
+    `${entries(input)}</ListBucketResult>`
+  );
+}
+
+export function listObjectsV1Xml(input: ListXmlInput & { marker: string; nextMarker?: string }): string {
+  const enc = (k: string): string => (input.encodeUrl ? urlEncodeKey(k) : k);
+  return (
+    `${DECL}<ListBucketResult xmlns="${S3_XMLNS}">${common(input)}${el('Marker', enc(input.marker))}` +
+    (input.nextMarker !== undefined ? el('NextMarker', enc(input.nextMarker)) : '') +
+    `${entries(input)}</ListBucketResult>`
+  );
+}
+
+export function locationXml(region: string): string {
+  // S3 answers an empty LocationConstraint for us-east-1.
+  return `${DECL}<LocationConstraint xmlns="${S3_XMLNS}">${region === 'us-east-1' ? '' : escapeXml(region)}</LocationConstraint>`;
+}
