@@ -12,7 +12,14 @@ export const commonEnv = z.object({
   SIMPLETUNER_STATE_DIR: z.string().optional(),
   /** Shared secret the gateway and storage derive per-job S3 secrets from; generated into the state dir when unset. */
   STORAGE_MASTER_KEY: z.string().min(32).optional(),
+  /** Address the queue services' /health endpoints bind to (0.0.0.0 in containers). */
+  HEALTH_HOST: z.string().default('127.0.0.1'),
 });
+
+const datasetRoots = z
+  .string()
+  .default('')
+  .transform((v) => v.split(/[,:]/).map((s) => s.trim()).filter((s) => s.length > 0));
 
 export const gatewayEnv = commonEnv.extend({
   PORT: port(8001),
@@ -24,6 +31,10 @@ export const gatewayEnv = commonEnv.extend({
   WORKER_LEASE_TTL_MS: ms(30_000),
   WORKER_CLAIM_MAX_WAIT_MS: ms(25_000),
   S3_REGION: z.string().default('us-east-1'),
+  /** Local datasets must live under one of these folders (comma or colon separated). */
+  DATASET_ROOTS: datasetRoots,
+  /** How many times a job whose worker vanished is requeued before it fails. */
+  WORKER_MAX_REQUEUES: z.coerce.number().int().min(0).max(100).default(1),
 });
 
 export const storageEnv = commonEnv.extend({
@@ -38,11 +49,6 @@ export const storageEnv = commonEnv.extend({
   S3_REGION: z.string().default('us-east-1'),
   MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(50 * 1024 ** 3),
 });
-
-const datasetRoots = z
-  .string()
-  .default('')
-  .transform((v) => v.split(/[,:]/).map((s) => s.trim()).filter((s) => s.length > 0));
 
 export const packagerEnv = storageEnv.extend({
   PACKAGER_PORT: port(8002),
@@ -59,7 +65,6 @@ export const pollerEnv = commonEnv.extend({
   POLLER_PORT: port(8004),
   /** A worker that has not sent a heartbeat for this long is offline and its job is requeued. */
   WORKER_HEARTBEAT_TIMEOUT_MS: ms(30_000),
-  WORKER_MAX_REQUEUES: z.coerce.number().int().min(0).max(100).default(1),
   MONITOR_INTERVAL_MS: ms(2_000),
   OUTBOX_POLL_MS: ms(100),
   RECONCILE_INTERVAL_MS: ms(30_000),

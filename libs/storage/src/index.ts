@@ -12,3 +12,4 @@ export * from './s3-route';
 export * from './s3-uri';
 export * from './sigv4-verify';
 export * from './storage-driver';
+export * from './driver-factory';

@@ -1,0 +1,95 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ACTIVE_STATUSES, DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
+import type { GatewayEnv } from '@ct/config';
+import type { ListJobsQuery, SubmitJobBody } from '@ct/contracts';
+import { ArtifactRepository, JobRepository, JobTracker, type Principal } from '@ct/persistence';
+import { localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
+import { GATEWAY_ENV } from '../infra.tokens';
+import { decodeCursor, encodeCursor, jobView } from './job.view';
+
+/** Submission and the job lifecycle operations of the REST API. */
+@Injectable()
+export class JobsService {
+  constructor(
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    private readonly jobs: JobRepository,
+    private readonly tracker: JobTracker,
+    private readonly artifacts: ArtifactRepository,
+  ) {}
+
+  async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined) {
+    const provider = this.providerOf(body.provider, providerParam);
+    // Refuse bad dataset paths now, so a user hears about them at once and no half-created job remains.
+    for (const ds of localDatasetsOf(body.dataloader_config)) {
+      await resolveDatasetDir(ds.dir, this.env.DATASET_ROOTS);
+    }
+    const labels = [...new Set([...(provider === 'local' ? ['local'] : []), ...(body.worker_requirements?.labels ?? [])])];
+    const { job, created } = await this.jobs.create({
+      orgId: p.orgId,
+      createdByKeyId: p.apiKeyId,
+      name: body.name ?? body.config_name ?? `training-${new Date().toISOString().slice(0, 19)}`,
+      type: body.type,
+      provider,
+      config: body.config as object,
+      dataloader: body.dataloader_config as object[],
+      requirements: { labels, ...(body.worker_requirements?.min_gpu_memory_gib !== undefined ? { min_gpu_memory_gib: body.worker_requirements.min_gpu_memory_gib } : {}) },
+      hardwareProfile: body.hardware_profile ?? null,
+      idempotencyKey: headerKey ?? body.idempotency_key ?? null,
+      maxRequeues: this.env.WORKER_MAX_REQUEUES,
+    });
+    return { job: jobView(job, null, true), created };
+  }
+
+  private providerOf(fromBody: string | undefined, fromQuery: string | undefined): 'local' | 'worker' {
+    const p = fromQuery ?? fromBody ?? 'local';
+    if (fromBody && fromQuery && fromBody !== fromQuery) {
+      throw new DomainError('validation_failed', `provider is "${fromQuery}" in the query but "${fromBody}" in the body.`);
+    }
+    if (p !== 'local' && p !== 'worker') {
+      throw new DomainError('provider_unknown', `Unknown provider "${p}". Available: local, worker.`);
+    }
+    return p;
+  }
+
+  async list(p: Principal, q: ListJobsQuery) {
+    const cursor = q.cursor ? decodeCursor(q.cursor) : undefined;
+    if (q.cursor && !cursor) throw new DomainError('validation_failed', 'The cursor is not one this API returned.');
+    const page = await this.jobs.list(p.orgId, { status: q.status, provider: q.provider, type: q.type, limit: q.limit, cursor: cursor ?? undefined });
+    return { jobs: page.jobs.map((j) => jobView(j)), next_cursor: page.next ? encodeCursor(page.next) : null };
+  }
+
+  async get(p: Principal, id: string) {
+    const job = await this.jobs.get(p.orgId, id);
+    const pkg = await this.artifacts.findPackage(p.orgId, id);
+    const artifacts = await this.artifacts.listArtifacts(p.orgId, id);
+    return {
+      ...jobView(job, pkg, true),
+      artifacts: artifacts.map((a) => ({ bucket: a.bucket, key: a.key, size: Number(a.size), etag: a.etag, sha256: a.sha256 })),
+    };
+  }
+
+  async cancel(p: Principal, id: string): Promise<ReturnType<typeof jobView>> {
+    const job = await this.jobs.get(p.orgId, id);
+    if (isTerminal(job.status as JobStatus)) {
+      throw new DomainError('job_not_active', `Job ${id} already ended (${job.status}); there is nothing to cancel.`, { status: job.status });
+    }
+    const outcome = await this.tracker.transition({
+      orgId: p.orgId, jobId: id, to: 'cancelled', from: ACTIVE_STATUSES, reason: 'cancelled by user',
+      patch: { cancelRequestedAt: new Date() },
+    });
+    if (!outcome.applied) {
+      // It moved meanwhile (e.g. it just finished); report what it is now.
+      const now = await this.jobs.get(p.orgId, id);
+      if (isTerminal(now.status as JobStatus) && now.status !== 'cancelled') {
+        throw new DomainError('job_not_active', `Job ${id} ended (${now.status}) before it could be cancelled.`);
+      }
+      if (now.status !== 'cancelled') return this.cancel(p, id);
+      return jobView(now);
+    }
+    return jobView(outcome.job);
+  }
+
+  async delete(p: Principal, id: string): Promise<void> {
+    await this.jobs.delete(p.orgId, id);
+  }
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { Logger as NestLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { json } from 'express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import { LoggerModule } from 'nestjs-pino';
+import { OrgRepository } from '@ct/persistence';
+import { loggerOptions } from '@ct/logging';
+import type { GatewayEnv } from '@ct/config';
+import { Module } from '@nestjs/common';
+import { AppModule } from './app.module';
+import { bootstrapAdmin } from './bootstrap-admin';
+import { GATEWAY_ENV } from './infra.tokens';
+import { storageProxy } from './storage-proxy/storage-proxy';
+
+@Module({
+  imports: [
+    LoggerModule.forRoot({ pinoHttp: { ...loggerOptions('api-gateway', 'info'), autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') } } }),
+    AppModule,
+  ],
+})
+class RootModule {}
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create<NestExpressApplication>(RootModule, { bodyParser: false, bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  const env = app.get<GatewayEnv>(GATEWAY_ENV);
+  app.enableShutdownHooks();
+  // S3 bodies stream through untouched; everything else is JSON with a size cap.
+  app.use('/api/cloud/storage', storageProxy(env.STORAGE_URL));
+  app.use(json({ limit: env.MAX_BODY_BYTES }));
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder().setTitle('Cloud training API').setVersion('1').addBearerAuth().addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }).build(),
+  );
+  SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/openapi.json' });
+  const log = new NestLogger('bootstrap');
+  await bootstrapAdmin(env, app.get(OrgRepository), (m) => log.log(m));
+  await app.listen(env.PORT, env.HOST);
+  log.log(`api-gateway listening on http://${env.HOST}:${env.PORT} (docs: /api/docs)`);
+}
+
+void bootstrap();

@@ -1,0 +1,117 @@
+import { Body, Controller, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { GatewayEnv } from '@ct/config';
+import {
+  heartbeatBody, jobReportBody, logBatchBody, registerWorkerBody,
+  type ClaimedJob, type HeartbeatBody, type JobReportBody, type LogBatchBody, type RegisterWorkerBody, type RegisterWorkerResponse,
+} from '@ct/contracts';
+import { ArtifactRepository, enqueueInTx, JobRepository, PrismaClient, WorkerRepository, type Job, type Worker } from '@ct/persistence';
+import { deriveSecret, jobAccessKeyId } from '@ct/storage';
+import { storageMasterKey } from '@ct/config';
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { CurrentWorker, WorkerAuth } from '../common/auth';
+import { ZodPipe } from '../common/zod.pipe';
+import { JobEventsHub } from '../events/job-events.hub';
+import { GATEWAY_ENV } from '../infra.tokens';
+
+const claimQuery = z.object({ waitMs: z.coerce.number().int().min(0).max(60_000).default(20_000) }).strict();
+
+/** The worker agents' protocol (docs/WORKER-PROTOCOL.md). Authenticated by worker token, not API key. */
+@ApiTags('worker protocol')
+@WorkerAuth()
+@Controller('api/workers')
+export class WorkerProtocolController {
+  private readonly masterKey: string;
+
+  constructor(
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    private readonly workers: WorkerRepository,
+    private readonly jobs: JobRepository,
+    private readonly prisma: PrismaClient,
+    private readonly hub: JobEventsHub,
+    private readonly artifacts: ArtifactRepository,
+  ) {
+    this.masterKey = storageMasterKey(env);
+  }
+
+  @Post('register')
+  @HttpCode(200)
+  async register(@CurrentWorker() w: Worker, @Body(new ZodPipe(registerWorkerBody, 'registration')) body: RegisterWorkerBody): Promise<RegisterWorkerResponse> {
+    const worker = await this.workers.register(w, body);
+    return { workerId: worker.id, heartbeatIntervalMs: this.env.WORKER_HEARTBEAT_INTERVAL_MS, leaseTtlMs: this.env.WORKER_LEASE_TTL_MS };
+  }
+
+  /** Long-poll: answers with a job as soon as one matching this worker is queued, or 204 after waitMs. */
+  @Post('claim')
+  async claim(@CurrentWorker() w: Worker, @Query(new ZodPipe(claimQuery, 'query')) q: z.infer<typeof claimQuery>, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const deadline = Date.now() + Math.min(q.waitMs, this.env.WORKER_CLAIM_MAX_WAIT_MS);
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    while (!abort.signal.aborted) {
+      const worker = (await this.workers.get(w.orgId, w.id));
+      const claimed = await this.workers.claim(worker, this.env.WORKER_LEASE_TTL_MS);
+      if (claimed) {
+        res.status(200).json(await this.claimedJob(claimed.job, claimed.fence, req));
+        return;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.hub.waitFor({ orgId: w.orgId }, Math.min(left, 2_000), abort.signal);
+    }
+    if (!res.headersSent && !abort.signal.aborted) res.status(204).end();
+  }
+
+  private async claimedJob(job: Job, fence: number, req: Request): Promise<ClaimedJob> {
+    const pkg = await this.artifacts.findPackage(job.orgId, job.id);
+    const accessKeyId = jobAccessKeyId(job.id, fence);
+    const base = this.env.PUBLIC_URL ?? `${req.protocol}://${req.headers.host}`;
+    return {
+      jobId: job.id,
+      fence,
+      name: job.name,
+      config: job.config as Record<string, unknown>,
+      dataloader: (job.rewrittenDataloader ?? []) as unknown[],
+      storage: {
+        endpoint: `${base.replace(/\/$/, '')}/api/cloud/storage`,
+        region: this.env.S3_REGION,
+        accessKeyId,
+        secretAccessKey: deriveSecret(this.masterKey, accessKeyId),
+        packageBucket: pkg?.bucket ?? 'datasets',
+        packageKey: pkg?.key ?? null,
+        outputBucket: 'outputs',
+        outputPrefix: job.outputPrefix ?? `${job.orgId}/${job.id}/`,
+      },
+      leaseTtlMs: this.env.WORKER_LEASE_TTL_MS,
+    };
+  }
+
+  @Post('heartbeat')
+  @HttpCode(200)
+  async heartbeat(@CurrentWorker() w: Worker, @Body(new ZodPipe(heartbeatBody, 'heartbeat')) body: HeartbeatBody) {
+    return { commands: await this.workers.heartbeat(w, this.env.WORKER_LEASE_TTL_MS, body.jobId, body.fence) };
+  }
+
+  @Post('jobs/:id/logs')
+  @HttpCode(202)
+  async logs(@CurrentWorker() w: Worker, @Param('id') id: string, @Body(new ZodPipe(logBatchBody, 'log batch')) body: LogBatchBody) {
+    await this.workers.assertLease(w, id, body.fence);
+    await this.jobs.appendLogs(w.orgId, id, body.lines.map((l) => ({ stream: l.stream, line: l.line, ts: l.ts ? new Date(l.ts) : undefined })));
+    return { accepted: body.lines.length };
+  }
+
+  /** Reports go through the outbox to the poller, which applies every status report through one code path. */
+  @Post('jobs/:id/report')
+  @HttpCode(202)
+  async report(@CurrentWorker() w: Worker, @Param('id') id: string, @Body(new ZodPipe(jobReportBody, 'report')) body: JobReportBody) {
+    await this.workers.assertLease(w, id, body.fence);
+    await this.prisma.$transaction((tx) =>
+      enqueueInTx(tx, 'provider-events', {
+        v: 1, jobId: id, orgId: w.orgId, source: 'worker', fence: body.fence, kind: body.kind,
+        progress: body.progress, exitCode: body.exitCode, message: body.message, occurredAt: new Date().toISOString(),
+      }, randomUUID()),
+    );
+    return { accepted: true };
+  }
+}

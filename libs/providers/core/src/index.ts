@@ -1,0 +1,3 @@
+export * from './provider.plugin';
+export * from './provider.registry';
+export * from './scheduling-gate';
