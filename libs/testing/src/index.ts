@@ -1,3 +1,4 @@
 export * from './test-db';
 export * from './tcp-proxy';
 export * from './factories';
+export * from './e2e-stack';

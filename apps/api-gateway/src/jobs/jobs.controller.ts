@@ -63,6 +63,7 @@ export class JobsController {
   }
 
   @Post(':id/cancel')
+  @HttpCode(200)
   cancel(@CurrentPrincipal() p: Principal, @Param('id', idParam) id: string) {
     return this.service.cancel(p, id);
   }

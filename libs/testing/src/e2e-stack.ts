@@ -1,0 +1,96 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, TEST_PG_ADMIN_URL } from './test-db';
+
+// The same launcher `npm start` uses (plain CommonJS so the start script needs no build step).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const stack = require('../../../scripts/stack.cjs') as {
+  startServices(o: { env: Record<string, string>; logDir?: string; ports?: 'random' | 'fixed' }): Promise<{ env: Record<string, string>; gatewayUrl: string; procs: Record<string, ChildProcess>; stop(): Promise<void> }>;
+  ensureWorker(o: { databaseUrl: string; tokenFile: string; name: string; labels: string[] }): Promise<string>;
+  startWorker(o: { url: string; tokenFile: string; name: string; labels: string[]; workDir: string; logDir?: string; extraArgs?: string[]; env?: Record<string, string> }): ChildProcess;
+  stopAll(procs: ChildProcess[], graceMs?: number): Promise<void>;
+};
+
+export interface TestStack {
+  gatewayUrl: string;
+  adminKey: string;
+  stateDir: string;
+  datasetRoot: string;
+  databaseUrl: string;
+  logDir: string;
+  procs: Record<string, ChildProcess>;
+  startWorker(name: string, labels: string[], extraArgs?: string[]): Promise<ChildProcess>;
+  api(path: string, init?: RequestInit & { key?: string }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The five services as real processes on a fresh database, a temp state dir and random ports.
+ * Needs a build (`npm run build`); `npm test` builds first.
+ */
+export async function startTestStack(env: Record<string, string> = {}): Promise<TestStack> {
+  const db = await createTestDatabase();
+  const base = mkdtempSync(join(tmpdir(), 'ct-e2e-'));
+  const stateDir = join(base, 'state');
+  const datasetRoot = join(base, 'datasets');
+  const logDir = join(base, 'logs');
+  mkdirSync(datasetRoot, { recursive: true });
+  const services = await stack.startServices({
+    env: {
+      DATABASE_URL: db.url,
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      SIMPLETUNER_STATE_DIR: stateDir,
+      DATASET_ROOTS: datasetRoot,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    logDir,
+  });
+  const adminKey = readFileSync(join(stateDir, 'cloud', 'admin-api-key'), 'utf8').trim();
+  const workers: ChildProcess[] = [];
+  const t: TestStack = {
+    gatewayUrl: services.gatewayUrl,
+    adminKey,
+    stateDir,
+    datasetRoot,
+    databaseUrl: db.url,
+    logDir,
+    procs: services.procs,
+    async startWorker(name, labels, extraArgs = []) {
+      const tokenFile = await stack.ensureWorker({ databaseUrl: db.url, tokenFile: join(stateDir, 'cloud', `worker-${name}-token`), name, labels });
+      const proc = stack.startWorker({ url: services.gatewayUrl, tokenFile, name, labels, workDir: join(base, `work-${name}`), logDir, extraArgs: ['--log-batch-ms', '200', ...extraArgs] });
+      workers.push(proc);
+      return proc;
+    },
+    api(path, init = {}) {
+      const { key, headers, ...rest } = init;
+      return fetch(`${services.gatewayUrl}${path}`, {
+        ...rest,
+        headers: { authorization: `Bearer ${key ?? adminKey}`, ...(rest.body ? { 'content-type': 'application/json' } : {}), ...(headers as Record<string, string>) },
+      });
+    },
+    async stop() {
+      await stack.stopAll(workers, 3000);
+      await services.stop();
+      await db.drop();
+      if (!process.env.CT_KEEP_E2E) rmSync(base, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+export { TEST_PG_ADMIN_URL };
+
+/** Polls `fn` until it returns a truthy value or the time runs out (then throws with the last value). */
+export async function eventually<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    last = await fn();
+    if (last) return last as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
