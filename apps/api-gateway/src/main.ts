@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
+import { json, type NextFunction, type Request, type Response } from 'express';
+import { problemOf } from './common/problem.filter';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { LoggerModule } from 'nestjs-pino';
@@ -31,6 +32,12 @@ async function bootstrap(): Promise<void> {
   // S3 bodies stream through untouched; everything else is JSON with a size cap.
   app.use('/api/cloud/storage', storageProxy(env.STORAGE_URL));
   app.use(json({ limit: env.MAX_BODY_BYTES }));
+  // body-parser's errors (bad JSON, too large) answer here, before Nest wraps them as generic 400s.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    const p = problemOf(err);
+    res.status(p.status).type('application/problem+json').send(JSON.stringify(p));
+  });
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder().setTitle('Cloud training API').setVersion('1').addBearerAuth().addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }).build(),
