@@ -44,6 +44,10 @@ describe('backbone: submit → package → dispatch → local worker → outputs
       dataloader_config: [{ id: 'portraits', type: 'local', instance_data_dir: ds.dir, caption_strategy: 'textfile' }],
     });
     expect(job.status).toBe('pending');
+    const follow = t.api(`/api/cloud/jobs/${job.id}/logs?follow=true`).then(async (res) => {
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      return res.text(); // the server ends the stream once the job is terminal
+    });
     const done = await eventually(async () => {
       const j = await getJob(t, job.id as string);
       return ['completed', 'failed', 'cancelled'].includes(j.status) ? j : null;
@@ -66,6 +70,11 @@ describe('backbone: submit → package → dispatch → local worker → outputs
     const timeline = await json<{ events: Array<{ to_status: string; reason: string }> }>(await t.api(`/api/cloud/jobs/${job.id}/events`));
     expect(timeline.events.map((e) => e.to_status)).toEqual(expect.arrayContaining(['pending', 'packaging', 'queued', 'running', 'completed']));
     expect(timeline.events.some((e) => e.reason.startsWith('checkpoint saved'))).toBe(true);
+    const streamed = await follow;
+    expect(streamed).toContain('event: log');
+    expect(streamed).toContain('sample-trainer');
+    expect(streamed).toMatch(/event: end\ndata: \{"status":"completed"\}/);
+    expect(streamed.split('event: log').length - 1).toBe(logs.logs.length);
 
     // The model downloads through the S3 endpoint with the AWS SDK and matches the indexed checksum.
     const model = done.artifacts.find((a: { key: string }) => a.key.endsWith('model.safetensors'));

@@ -17,8 +17,8 @@ describe('job lifecycle with real worker agents: cancel, lost workers', () => {
   beforeAll(async () => {
     t = await startTestStack({
       WORKER_HEARTBEAT_INTERVAL_MS: '500',
-      WORKER_LEASE_TTL_MS: '2500',
-      WORKER_HEARTBEAT_TIMEOUT_MS: '2500',
+      WORKER_LEASE_TTL_MS: '4000',
+      WORKER_HEARTBEAT_TIMEOUT_MS: '4000',
       MONITOR_INTERVAL_MS: '300',
       WORKER_MAX_REQUEUES: '1',
     });
