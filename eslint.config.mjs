@@ -33,9 +33,10 @@ function depConstraints(inTests) {
   ];
 }
 
-const boundaries = (inTests) => [
+const boundaries = (inTests, allow = []) => [
   'error',
   {
+    allow,
     enforceBuildableLibDependency: false,
     allowCircularSelfDependency: false,
     banTransitiveDependencies: false,
@@ -105,11 +106,22 @@ export default defineConfig(
     },
   },
   {
+    // @ct/testing starts the stack with the same launcher as `npm start` (scripts/, not a project)
+    files: ['libs/testing/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(true, ['../../../scripts/*']) },
+  },
+  {
     // the places allowed to read the environment
     files: [
       'libs/config/**',
       'libs/testing/**',
       'apps/worker-agent/src/agent-config.ts',
+      // the sample trainer is a standalone program whose contract is its environment (docs/TRAINER-CONTRACT.md)
+      'examples/sample-trainer/src/trainer-env.config.ts',
+      // tests hand PATH and debug switches to the child processes they start
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      'libs/*/test/**',
       'scripts/**',
       'test/**',
       'bench/**',

@@ -65,6 +65,8 @@ async function ensureBackingServices() {
   }
   say('starting postgres and redis with docker compose...');
   run('docker compose up -d postgres redis');
+  // The compose Postgres has its own credentials and database (docker-compose.yml).
+  if (!process.env.DATABASE_URL) env.DATABASE_URL = 'postgresql://postgres:postgres@127.0.0.1:5432/cloud_trainer';
   for (let i = 0; i < 60 && !(pgUp && redisUp); i++) {
     await new Promise((r) => setTimeout(r, 1000));
     [pgUp, redisUp] = await up();

@@ -6,11 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 process.env.TZ = 'UTC';
+process.env.NX_DAEMON = 'false';
+process.env.NX_NO_CLOUD = 'true';
 const out = mkdtempSync(join(tmpdir(), 'ct-test-'));
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
 if (run('npm', ['run', 'build']) !== 0) {
   console.error('build failed');
+  process.exit(1);
+}
+// Lint includes the module-boundary rules that keep the dependency direction real.
+if (run('npx', ['nx', 'run-many', '-t', 'lint', '--output-style=static']) !== 0) {
+  console.error('lint failed');
   process.exit(1);
 }
 const tiers = [
