@@ -8,3 +8,5 @@ export * from './worker.repository';
 export * from './org.repository';
 export * from './artifact.repository';
 export * from './outbox.repository';
+export * from './secret-box';
+export * from './provider-settings.repository';

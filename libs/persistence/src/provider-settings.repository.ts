@@ -1,0 +1,58 @@
+import type { PrismaClient } from './prisma';
+import type { SecretBox } from './secret-box';
+
+export interface ProviderSettingsView {
+  settings: Record<string, unknown>;
+  hasSecret: boolean;
+  updatedAt: Date | null;
+}
+
+/** Per-organisation provider settings; the secret goes in sealed and only comes out to the provider call. */
+export class ProviderSettingsRepository {
+  constructor(private readonly prisma: PrismaClient, private readonly box: SecretBox) {}
+
+  async get(orgId: string, provider: string): Promise<ProviderSettingsView> {
+    const row = await this.prisma.providerSetting.findUnique({ where: { orgId_provider: { orgId, provider } } });
+    return { settings: (row?.settings as Record<string, unknown>) ?? {}, hasSecret: !!row?.secretCiphertext, updatedAt: row?.updatedAt ?? null };
+  }
+
+  /** `secret: null` removes the stored secret; `undefined` keeps it. */
+  async put(orgId: string, provider: string, settings: Record<string, unknown>, secret?: string | null): Promise<ProviderSettingsView> {
+    const sealed = secret === undefined ? undefined : secret === null ? null : this.box.seal(secret);
+    await this.prisma.providerSetting.upsert({
+      where: { orgId_provider: { orgId, provider } },
+      create: { orgId, provider, settings: settings as object, secretCiphertext: sealed ?? null },
+      update: { settings: settings as object, ...(sealed !== undefined ? { secretCiphertext: sealed } : {}) },
+    });
+    return this.get(orgId, provider);
+  }
+
+  async secret(orgId: string, provider: string): Promise<string | null> {
+    const row = await this.prisma.providerSetting.findUnique({ where: { orgId_provider: { orgId, provider } } });
+    return row?.secretCiphertext ? this.box.open(row.secretCiphertext) : null;
+  }
+}
+
+/** Inbound webhook deliveries: the replay guard (unique webhook id) and the record of rejections. */
+export class WebhookDeliveryRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Records a delivery; returns false when this webhook id was already accepted (a replay). */
+  async record(d: { provider: string; webhookId: string | null; orgId?: string | null; jobId?: string | null; accepted: boolean; reason: string }): Promise<boolean> {
+    try {
+      await this.prisma.webhookDelivery.create({ data: { ...d, webhookId: d.accepted ? d.webhookId : null } });
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') return false;
+      throw err;
+    }
+  }
+
+  async seen(provider: string, webhookId: string): Promise<boolean> {
+    return (await this.prisma.webhookDelivery.count({ where: { provider, webhookId } })) > 0;
+  }
+
+  recent(provider: string, limit = 50) {
+    return this.prisma.webhookDelivery.findMany({ where: { provider }, orderBy: { id: 'desc' }, take: limit });
+  }
+}
