@@ -56,7 +56,8 @@ function int(name, dflt) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? null : Math.round(v * 10 ** d) / 10 ** d);
-const say = (m) => process.stderr.write(`[submit-bench] ${m}\n`);
+const startedAt = performance.now();
+const say = (m) => process.stderr.write(`[submit-bench +${((performance.now() - startedAt) / 1000).toFixed(1)}s] ${m}\n`);
 
 function percentile(values, p) {
   if (values.length === 0) return null;
@@ -151,6 +152,58 @@ function scanLogs(logDir) {
   return out;
 }
 
+// CPU accounting from /proc (Linux only; null elsewhere): per process and machine-wide.
+const CLK_TCK = 100; // USER_HZ; 100 on every mainstream Linux build
+function procCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime + stime + cutime + cstime: a worker agent's reaped trainer processes count as its own.
+    return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+function machineCpu() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + f[4];
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busyMs: ((total - idle) * 1000) / CLK_TCK, totalMs: (total * 1000) / CLK_TCK };
+  } catch {
+    return null;
+  }
+}
+function loadavg() {
+  return os.loadavg().map((v) => round(v, 2));
+}
+/** Snapshot: CPU ms of each of our processes, of this database's Postgres backends, of the machine. */
+async function cpuSnapshot(procs, pg) {
+  const snap = { at: performance.now(), procs: {}, pgBackends: {}, machine: machineCpu(), self: process.cpuUsage() };
+  for (const [name, p] of Object.entries(procs)) snap.procs[name] = procCpuMs(p.pid);
+  const { rows } = await pg.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  for (const r of rows) snap.pgBackends[r.pid] = procCpuMs(r.pid);
+  return snap;
+}
+function cpuBetween(a, b) {
+  const seconds = (b.at - a.at) / 1000;
+  const out = { wallSeconds: round(seconds, 2), cpuSeconds: {} };
+  for (const name of Object.keys(b.procs)) {
+    if (a.procs[name] != null && b.procs[name] != null) out.cpuSeconds[name] = round((b.procs[name] - a.procs[name]) / 1000, 2);
+  }
+  let pgMs = 0;
+  for (const [pid, ms] of Object.entries(b.pgBackends)) if (ms != null) pgMs += ms - (a.pgBackends[pid] ?? 0); // new backends: all of it
+  out.cpuSeconds['postgres (this db)'] = round(pgMs / 1000, 2);
+  out.cpuSeconds['bench client'] = round((b.self.user + b.self.system - a.self.user - a.self.system) / 1e6, 2);
+  if (a.machine && b.machine) {
+    out.machineBusyCores = round((b.machine.busyMs - a.machine.busyMs) / 1000 / seconds, 2);
+    const ours = Object.values(out.cpuSeconds).reduce((x, y) => x + (y ?? 0), 0);
+    out.oursCores = round(ours / seconds, 2);
+    out.otherCores = round(out.machineBusyCores - out.oursCores, 2); // other people's processes on this machine
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Part 1: the stack.
 async function runStack() {
@@ -208,6 +261,12 @@ async function runStack() {
   await sleep(1500);
 
   // Status polling (Postgres, cheap) runs alongside the submissions.
+  const allProcs = () => ({ ...services.procs, ...Object.fromEntries(workers.map((w, i) => [`worker-${i + 1}`, w])) });
+  const load = { before: loadavg() };
+  // Idle baseline: what the stack burns with nothing to do (relay polling, heartbeats, claim long-polls).
+  const cpuIdle = await cpuSnapshot(allProcs(), pg);
+  await sleep(5000);
+  const cpu0 = await cpuSnapshot(allProcs(), pg);
   const t0Wall = Date.now();
   const t0 = performance.now();
   const marks = { allSubmittedMs: null, allDispatchedPollMs: null, allTerminalPollMs: null };
@@ -257,6 +316,8 @@ async function runStack() {
     }),
   );
   marks.allSubmittedMs = performance.now() - t0;
+  const cpu1 = await cpuSnapshot(allProcs(), pg);
+  load.afterSubmit = loadavg();
   const accepted = statusCounts[202] ?? 0;
   say(`submitted in ${round(marks.allSubmittedMs / 1000, 2)} s (${accepted} answered 202)`);
 
@@ -277,6 +338,8 @@ async function runStack() {
   const waitedMs = performance.now() - t0;
   polling = false;
   await poller;
+  const cpu2 = await cpuSnapshot(allProcs(), pg);
+  load.end = loadavg();
 
   // Where the time went, from the database's own timestamps (events are written in each transition's transaction).
   const { rows: jobRows } = await pg.query(`
@@ -347,7 +410,12 @@ async function runStack() {
       outbox,
       timeline,
     },
-    processExits: exits,
+    // CPU seconds per process (worker agents include their trainers): 5 s idle before submitting, the submit
+    // phase, and from its end until the benchmark stopped waiting.
+    cpu: { idle5s: cpuBetween(cpuIdle, cpu0), submitPhase: cpuBetween(cpu0, cpu1), afterSubmit: cpuBetween(cpu1, cpu2) },
+    loadavg: load,
+    // Exits before the benchmark stopped everything (a crash); exits during cleanup are not listed.
+    processExits: { ...exits },
     logs: scanLogs(logDir),
   };
   return result;
@@ -382,8 +450,11 @@ async function bullRun(mode, connection, workerConnection) {
       );
     }
     const addMs = performance.now() - t0;
-    const timeout = sleep(60_000).then(() => 'timeout');
-    if ((await Promise.race([all, timeout])) === 'timeout') throw new Error(`bullmq ${mode}: only ${done}/${BULL_JOBS} processed in 60 s`);
+    let timer;
+    const timeout = new Promise((r) => (timer = setTimeout(() => r('timeout'), 60_000)));
+    const outcome = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') throw new Error(`bullmq ${mode}: only ${done}/${BULL_JOBS} processed in 60 s`);
     const allMs = performance.now() - t0;
     return { addMs, addsPerSecond: (BULL_JOBS / addMs) * 1000, allProcessedMs: allMs, processedPerSecond: (BULL_JOBS / allMs) * 1000 };
   } finally {
@@ -436,6 +507,11 @@ function toMarkdown(report) {
     for (const [k, d] of Object.entries(p.stageMs)) lines.push(`| ${k} p50 / p95 / max (ms) | ${d.p50} / ${d.p95} / ${d.max} (n=${d.n}) |`);
     for (const o of p.outbox) lines.push(`| outbox → ${o.target} delay p50 / p95 / max (ms) | ${o.delayMs.p50} / ${o.delayMs.p95} / ${o.delayMs.max} (n=${o.n}, published ${o.published}) |`);
     lines.push(`| final statuses | ${JSON.stringify(p.finalCounts)} |`);
+    for (const [phase, c] of Object.entries(s.cpu)) {
+      const per = Object.entries(c.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(', ');
+      lines.push(`| CPU s, ${phase} (${c.wallSeconds} s wall) | ${per}; machine busy ${c.machineBusyCores} cores (ours ${c.oursCores}, others ${c.otherCores}) |`);
+    }
+    lines.push(`| load average (1/5/15 min) before / after submit / end | ${s.loadavg.before.join(' ')} / ${s.loadavg.afterSubmit.join(' ')} / ${s.loadavg.end.join(' ')} |`);
     const exits = Object.keys(s.processExits);
     if (exits.length) lines.push(`| processes that exited during the run | ${JSON.stringify(s.processExits)} |`);
     const noisy = Object.entries(s.logs).filter(([, c]) => c.warn + c.error + c.fatal > 0);
@@ -462,6 +538,7 @@ async function main() {
   try {
     if (process.env.BENCH_SKIP_STACK !== '1') report.stack = await runStack();
   } finally {
+    say('stopping the stack, dropping the database...');
     await cleanup();
   }
   if (BULL_RUNS > 0) {

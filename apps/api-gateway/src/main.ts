@@ -12,13 +12,28 @@ import { loggerOptions } from '@ct/logging';
 import type { GatewayEnv } from '@ct/config';
 import { Module } from '@nestjs/common';
 import { AppModule } from './app.module';
+import { InfraModule } from './infra.module';
 import { bootstrapAdmin } from './bootstrap-admin';
 import { GATEWAY_ENV } from './infra.tokens';
 import { storageProxy } from './storage-proxy/storage-proxy';
 
 @Module({
   imports: [
-    LoggerModule.forRoot({ pinoHttp: { ...loggerOptions('api-gateway', 'info'), autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') } } }),
+    LoggerModule.forRootAsync({
+      imports: [InfraModule],
+      inject: [GATEWAY_ENV],
+      useFactory: (env: GatewayEnv) => ({
+        pinoHttp: {
+          ...loggerOptions('api-gateway', env.LOG_LEVEL),
+          autoLogging: { ignore: (req: { url?: string }) => (req.url ?? '').startsWith('/health') },
+          // One short line per request: no headers (they carry credentials) and no bodies.
+          serializers: {
+            req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
+        },
+      }),
+    }),
     AppModule,
   ],
 })

@@ -1,0 +1,43 @@
+// `npm run bench`: the packaging benchmark, then the submit benchmark, each in its own Node process with
+// its output forwarded. Both load the compiled code: run `npm run build` first. See docs/BENCHMARKS.md.
+//   BENCH_ONLY=packaging|submit   run just one of them
+//   BENCH_SIZES_MIB, BENCH_RUNS   packaging knobs (default 400,800 MiB, 3 runs)
+//   BENCH_JOBS, BENCH_CONCURRENCY, BENCH_WORKERS, ...   submit knobs (bench/submit/submit.bench.mjs)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const benches = [
+  { name: 'packaging', file: 'bench/packaging/packaging.bench.mjs' },
+  { name: 'submit', file: 'bench/submit/submit.bench.mjs' },
+];
+const only = process.env.BENCH_ONLY;
+if (only && !benches.some((b) => b.name === only)) {
+  process.stderr.write(`[bench] BENCH_ONLY must be one of ${benches.map((b) => b.name).join(', ')}\n`);
+  process.exit(2);
+}
+if (!existsSync(path.join(root, 'apps/api-gateway/dist/main.js'))) {
+  process.stderr.write('[bench] the services are not built; run `npm run build` first.\n');
+  process.exit(2);
+}
+
+// Ctrl-C reaches the children too (same process group); they clean up (stop services, drop the database).
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
+
+let failed = 0;
+for (const b of benches.filter((x) => !only || x.name === only)) {
+  process.stdout.write(`\n[bench] ${b.name}: node ${b.file}\n\n`);
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [path.join(root, b.file)], { cwd: root, stdio: 'inherit', env: process.env });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (r.status !== 0) {
+    failed++;
+    process.stdout.write(`\n[bench] ${b.name} FAILED (exit ${r.status ?? r.signal}) after ${seconds} s\n`);
+  } else {
+    process.stdout.write(`\n[bench] ${b.name} done in ${seconds} s\n`);
+  }
+}
+process.exit(failed ? 1 : 0);
