@@ -1,0 +1,137 @@
+import { DomainError, type Micros } from '@ct/job-domain';
+
+/**
+ * SimpleTuner's Replicate hardware profiles. The hardware is fixed by which model runs the job
+ * (`simpletuner/advanced-trainer-<profile>`), not by a request field.
+ *
+ * Prices are integer MICRO-DOLLARS PER HOUR. Per second they are not integers in any convenient unit
+ * (L40S: $3.50/h = 972.222… µ$/s = 972 222.2… n$/s), while per hour both published rates are exact
+ * ($3.50/h = 3 500 000 µ$/h, $5.49/h = 5 490 000 µ$/h). Costs are computed from billed milliseconds and
+ * rounded up to the micro-dollar once, at the end.
+ */
+export const BASE_GPUS = ['h100', 'l40s'] as const;
+export type BaseGpu = (typeof BASE_GPUS)[number];
+
+export const GPU_COUNTS = [1, 2, 4, 8] as const;
+export type GpuCount = (typeof GPU_COUNTS)[number];
+
+export const MODEL_OWNER = 'simpletuner';
+export const MODEL_PREFIX = 'advanced-trainer-';
+export const DEFAULT_PROFILE = 'h100';
+
+/** Base prices from SimpleTuner's DEFAULT_HARDWARE_INFO (L40S $0.000972222/s, H100 $0.001525/s). */
+export const BASE_MICROS_PER_HOUR: Readonly<Record<BaseGpu, bigint>> = {
+  l40s: 3_500_000n,
+  h100: 5_490_000n,
+};
+
+const GPU_NAMES: Readonly<Record<BaseGpu, string>> = { h100: 'NVIDIA H100 (80GB)', l40s: 'NVIDIA L40S (48GB)' };
+
+/**
+ * Per-organisation price overrides in micro-dollars per hour. A key is either a base GPU (`h100`, `l40s`:
+ * replaces the base, multi-GPU profiles still cost N×) or a full profile (`h100-x4`: that profile exactly).
+ */
+export type PriceOverrides = Readonly<Record<string, bigint>>;
+
+export interface HardwareProfile {
+  profile: string;
+  gpu: BaseGpu;
+  gpuCount: GpuCount;
+}
+
+export interface HardwareOption {
+  profile: string;
+  model: string;
+  gpu: BaseGpu;
+  gpuName: string;
+  gpuCount: GpuCount;
+  /** exact integer; a number so the list serialises to JSON as is */
+  microsPerHour: number;
+  dollarsPerSecond: number;
+  dollarsPerHour: number;
+}
+
+export const PROFILES: readonly HardwareProfile[] = BASE_GPUS.flatMap((gpu) =>
+  GPU_COUNTS.map((gpuCount) => ({ profile: gpuCount === 1 ? gpu : `${gpu}-x${gpuCount}`, gpu, gpuCount })),
+);
+
+/**
+ * Accepts what users type (SimpleTuner's normalisation): any case, `_` for `-`, an `advanced-trainer-`
+ * or `simpletuner/advanced-trainer-` prefix, and an explicit `-x1`.
+ */
+export function normaliseProfile(input: string): string {
+  let p = input.trim().toLowerCase().replace(/_/g, '-');
+  if (p.startsWith(`${MODEL_OWNER}/`)) p = p.slice(MODEL_OWNER.length + 1);
+  if (p.startsWith(MODEL_PREFIX)) p = p.slice(MODEL_PREFIX.length);
+  return p.replace(/-x1$/, '');
+}
+
+export function findProfile(input: string): HardwareProfile | null {
+  const p = normaliseProfile(input);
+  return PROFILES.find((x) => x.profile === p) ?? null;
+}
+
+export function resolveProfile(input: string): HardwareProfile {
+  const found = findProfile(input);
+  if (!found) {
+    throw new DomainError('validation_failed', `Unknown Replicate hardware profile "${input}". Use one of: ${PROFILES.map((p) => p.profile).join(', ')}.`, {
+      field: 'hardware_profile',
+      value: input,
+    });
+  }
+  return found;
+}
+
+/** `simpletuner/advanced-trainer-<profile>` as `{owner, name}`. */
+export function modelOf(profile: HardwareProfile): { owner: string; name: string; full: string } {
+  const name = `${MODEL_PREFIX}${profile.profile}`;
+  return { owner: MODEL_OWNER, name, full: `${MODEL_OWNER}/${name}` };
+}
+
+/** The profile a prediction ran on, from its `model` field; null for models that are not ours. */
+export function profileOfModel(model: string | undefined | null): HardwareProfile | null {
+  if (!model || !model.startsWith(`${MODEL_OWNER}/${MODEL_PREFIX}`)) return null;
+  return findProfile(model);
+}
+
+export function microsPerHourOf(input: string, overrides: PriceOverrides = {}): bigint {
+  const p = resolveProfile(input);
+  const exact = overrides[p.profile];
+  if (exact !== undefined) return checkPrice(exact, p.profile);
+  const base = overrides[p.gpu] ?? BASE_MICROS_PER_HOUR[p.gpu];
+  return checkPrice(base, p.gpu) * BigInt(p.gpuCount);
+}
+
+function checkPrice(price: bigint, key: string): bigint {
+  if (price < 0n) throw new DomainError('validation_failed', `The price override for "${key}" is negative.`, { key });
+  return price;
+}
+
+/**
+ * Cost of `billedSeconds` (Replicate's `metrics.predict_time`, fractional) on a profile, in micro-dollars,
+ * rounded up. Milliseconds first, so 0.0004 s of a cancel-while-starting costs at most one micro-dollar.
+ */
+export function costOf(profile: string, billedSeconds: number, overrides?: PriceOverrides): Micros {
+  const perHour = microsPerHourOf(profile, overrides);
+  if (!Number.isFinite(billedSeconds) || billedSeconds <= 0) return 0n;
+  const millis = BigInt(Math.ceil(billedSeconds * 1000));
+  const msPerHour = 3_600_000n;
+  return (millis * perHour + msPerHour - 1n) / msPerHour;
+}
+
+/** Every profile with its model and price, for the UI and `GET /api/cloud/providers/replicate/hardware`. */
+export function listHardwareOptions(overrides?: PriceOverrides): HardwareOption[] {
+  return PROFILES.map((p) => {
+    const perHour = microsPerHourOf(p.profile, overrides);
+    return {
+      profile: p.profile,
+      model: modelOf(p).full,
+      gpu: p.gpu,
+      gpuName: p.gpuCount === 1 ? GPU_NAMES[p.gpu] : `${p.gpuCount}× ${GPU_NAMES[p.gpu]}`,
+      gpuCount: p.gpuCount,
+      microsPerHour: Number(perHour),
+      dollarsPerSecond: Number(perHour) / 3_600_000_000,
+      dollarsPerHour: Number(perHour) / 1_000_000,
+    };
+  });
+}

@@ -1,0 +1,10 @@
+export * from './hardware-profiles';
+export * from './replicate-status';
+export * from './replay.guard';
+export * from './webhook-verifier';
+export * from './replicate-errors';
+export * from './replicate.types';
+export * from './prediction.mapper';
+export { PackageTooLargeError } from './package-spool';
+export { guardCreates, isPredictionCreate } from './resend.guard';
+export * from './replicate.plugin';
