@@ -9,11 +9,14 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { WorkerProtocolController } from './workers/worker-protocol.controller';
 import { WorkersAdminController } from './workers/workers-admin.controller';
+import { ProvidersController } from './providers/providers.controller';
+import { ReplicateService } from './providers/replicate.service';
+import { WebhooksController } from './providers/webhooks.controller';
 import { S3CredentialsController } from './storage-proxy/s3-credentials.controller';
 
 @Module({
   imports: [InfraModule],
-  controllers: [HealthController, JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController],
-  providers: [JobsService, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: ProblemFilter }],
+  controllers: [HealthController, JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController, ProvidersController, WebhooksController],
+  providers: [JobsService, ReplicateService, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: ProblemFilter }],
 })
 export class AppModule {}

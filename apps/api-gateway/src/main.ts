@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { json, type NextFunction, type Request, type Response } from 'express';
+import { json, raw, type NextFunction, type Request, type Response } from 'express';
 import { problemOf } from './common/problem.filter';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
@@ -46,6 +46,8 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   // S3 bodies stream through untouched; everything else is JSON with a size cap.
   app.use('/api/cloud/storage', storageProxy(env.STORAGE_URL));
+  // Webhook signatures cover the exact bytes: keep them raw.
+  app.use('/api/webhooks', raw({ type: () => true, limit: env.MAX_BODY_BYTES * 8 }));
   app.use(json({ limit: env.MAX_BODY_BYTES }));
   // body-parser's errors (bad JSON, too large) answer here, before Nest wraps them as generic 400s.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

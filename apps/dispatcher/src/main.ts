@@ -1,31 +1,46 @@
 import { DelayedError } from 'bullmq';
-import { dispatcherEnv, loadEnvOrExit } from '@ct/config';
+import { dispatcherEnv, loadEnvOrExit, storageMasterKey } from '@ct/config';
 import { createLogger } from '@ct/logging';
-import { createPrismaClient, JobTracker } from '@ct/persistence';
-import { AdmitAllGate, ProviderRegistry } from '@ct/providers-core';
+import { createPrismaClient, JobTracker, ProviderSettingsRepository, SecretBox } from '@ct/persistence';
+import { AdmitAllGate, ProviderError, ProviderRegistry, type ProviderResolver } from '@ct/providers-core';
+import { replicateForOrg } from '@ct/providers-replicate';
 import { SelfHostedPlugin } from '@ct/providers-self-hosted';
 import { createRedis, probe, runService, startHttp, startProcessor } from '@ct/queue';
+import { createStorageDriver, storageConfigFromEnv } from '@ct/storage';
 import { DispatchJobUseCase, NotYetError } from './dispatch-job.use-case';
 
 const env = loadEnvOrExit('dispatcher', dispatcherEnv);
 const logger = createLogger('dispatcher', env.LOG_LEVEL);
-
-/** Adding a provider: one plugin in libs/providers and one line here. */
-const registry = new ProviderRegistry([new SelfHostedPlugin('local'), new SelfHostedPlugin('worker')]);
+/** How many times a rate-limited or unavailable provider re-delays a dispatch before it counts as a failure. */
+const MAX_PROVIDER_DELAYS = 30;
 
 runService('dispatcher', logger, async () => {
   const prisma = createPrismaClient(env.DATABASE_URL);
   const redis = createRedis(env.REDIS_URL, 'worker');
   const tracker = new JobTracker(prisma);
-  const useCase = new DispatchJobUseCase(prisma, registry, new AdmitAllGate(), logger);
+  const driver = await createStorageDriver(storageConfigFromEnv(env));
+  const settings = new ProviderSettingsRepository(prisma, new SecretBox(storageMasterKey(env)));
+  /** Adding a provider: one plugin in libs/providers and one line here. */
+  const registry = new ProviderRegistry([new SelfHostedPlugin('local'), new SelfHostedPlugin('worker')]);
+  const providers: ProviderResolver = {
+    resolve: async (name, orgId) =>
+      name === 'replicate'
+        ? (await replicateForOrg({ env, prisma, settings, orgId, logger, openPackage: async (ref) => (await driver.getObject(ref.bucket, ref.key)).body })).plugin
+        : registry.get(name),
+  };
+  const useCase = new DispatchJobUseCase(prisma, providers, new AdmitAllGate(), logger);
   const worker = startProcessor(
     'dispatch',
     async (payload, job) => {
       try {
         await useCase.execute(payload);
       } catch (err) {
-        if (!(err instanceof NotYetError)) throw err;
-        await job.moveToDelayed(Date.now() + err.retryAfterMs, job.token);
+        const delayed = job.data.delays ?? 0;
+        const wait = err instanceof NotYetError ? err.retryAfterMs : err instanceof ProviderError && err.retryable && delayed < MAX_PROVIDER_DELAYS ? Math.min(err.retryAfterMs ?? 2_000 * 2 ** Math.min(delayed, 4), 60_000) : null;
+        if (wait === null) throw err;
+        logger.warn({ jobId: payload.jobId, waitMs: wait, reason: (err as Error).message }, 'dispatch delayed');
+        await job.updateData({ ...job.data, delays: delayed + 1 });
+        await job.moveToDelayed(Date.now() + wait, job.token);
         throw new DelayedError();
       }
     },

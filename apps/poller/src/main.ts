@@ -1,8 +1,9 @@
-import { loadEnvOrExit, pollerEnv } from '@ct/config';
+import { loadEnvOrExit, pollerEnv, storageMasterKey } from '@ct/config';
 import { createLogger } from '@ct/logging';
-import { createPrismaClient, JobTracker, OutboxRepository, WorkerRepository } from '@ct/persistence';
+import { createPrismaClient, JobTracker, OutboxRepository, ProviderSettingsRepository, SecretBox, WorkerRepository } from '@ct/persistence';
 import { createRedis, OutboxRelay, probe, QueueProducer, runService, startHttp, startProcessor } from '@ct/queue';
 import { every, monitorWorkers, reconcileStuckJobs } from './maintenance';
+import { ReplicateTracking } from './replicate-tracking';
 
 /**
  * The poller applies every status report through one code path (JobTracker.applyReport), finalizes
@@ -19,6 +20,7 @@ runService('poller', logger, async () => {
   const workers = new WorkerRepository(prisma);
   const outbox = new OutboxRepository(prisma);
   const producer = new QueueProducer(producerRedis);
+  const replicate = new ReplicateTracking(env, prisma, new ProviderSettingsRepository(prisma, new SecretBox(storageMasterKey(env))), producer, logger);
 
   const events = startProcessor(
     'provider-events',
@@ -34,15 +36,17 @@ runService('poller', logger, async () => {
       const job = await prisma.job.findFirst({ where: { id: jobId, orgId } });
       if (!job) return;
       await workers.releaseLeases(jobId, job.status);
+      await replicate.finalize(job);
       logger.info({ jobId, status: job.status }, 'job finalized');
     },
     { connection: redis, concurrency: 4, logger },
   );
+  const polls = startProcessor('poll', (p) => replicate.poll(p), { connection: redis, concurrency: 16, logger });
   const relay = new OutboxRelay(outbox, producer, producerRedis, logger, env.OUTBOX_POLL_MS);
   relay.start();
   const stops = [
     every(env.MONITOR_INTERVAL_MS, 'heartbeat monitor', logger, () => monitorWorkers(workers, env.WORKER_HEARTBEAT_TIMEOUT_MS, logger)),
-    every(env.RECONCILE_INTERVAL_MS, 'reconciler', logger, () => reconcileStuckJobs(prisma, env.RECONCILE_STUCK_AFTER_MS, logger)),
+    every(env.RECONCILE_INTERVAL_MS, 'reconciler', logger, () => reconcileStuckJobs(prisma, env.RECONCILE_STUCK_AFTER_MS, logger, 2 * Math.max(env.REPLICATE_POLL_WITH_WEBHOOKS_MS, env.REPLICATE_POLL_MAX_MS))),
     every(3_600_000, 'outbox prune', logger, () => outbox.prune(24 * 3_600_000)),
   ];
   const server = await startHttp({
@@ -52,7 +56,7 @@ runService('poller', logger, async () => {
   return async () => {
     stops.forEach((s) => s());
     await relay.stop();
-    await Promise.all([events.close(), finalize.close()]);
+    await Promise.all([events.close(), finalize.close(), polls.close()]);
     await producer.close();
     server.close();
     redis.disconnect();

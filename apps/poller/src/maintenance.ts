@@ -19,7 +19,7 @@ export async function monitorWorkers(workers: WorkerRepository, heartbeatTimeout
  * Reconciler: a job that sits in a step's state with no progress for too long (a lost queue item, a crash
  * mid-step) gets its step enqueued again. Handlers are idempotent, so a needless re-drive is harmless.
  */
-export async function reconcileStuckJobs(prisma: PrismaClient, stuckAfterMs: number, logger: Logger): Promise<number> {
+export async function reconcileStuckJobs(prisma: PrismaClient, stuckAfterMs: number, logger: Logger, pollSilentAfterMs = stuckAfterMs): Promise<number> {
   const before = new Date(Date.now() - stuckAfterMs);
   const stuck = await prisma.job.findMany({
     where: { status: { in: ['pending', 'packaging'] }, updatedAt: { lt: before } },
@@ -35,7 +35,19 @@ export async function reconcileStuckJobs(prisma: PrismaClient, stuckAfterMs: num
     });
     logger.warn({ jobId: job.id, status: job.status, queue }, 'stuck job re-driven');
   }
-  return stuck.length;
+  // Provider-run jobs whose chain of polls was lost (Redis outage, crash): start a new chain.
+  const silent = await prisma.job.findMany({
+    where: { provider: 'replicate', status: { in: ['queued', 'running'] }, externalId: { not: null }, updatedAt: { lt: new Date(Date.now() - pollSilentAfterMs) } },
+    select: { id: true, orgId: true },
+    take: 100,
+  });
+  for (const job of silent) {
+    await prisma.$transaction(async (tx) => {
+      await enqueueInTx(tx, 'poll', { v: 1, jobId: job.id, orgId: job.orgId, n: 0 }, `redrive-${Date.now()}`);
+      await tx.job.updateMany({ where: { id: job.id }, data: { updatedAt: new Date() } });
+    });
+  }
+  return stuck.length + silent.length;
 }
 
 /** Runs `fn` every `ms`, one run at a time, logging (not throwing) failures. */

@@ -21,10 +21,22 @@ const datasetRoots = z
   .default('')
   .transform((v) => v.split(/[,:]/).map((s) => s.trim()).filter((s) => s.length > 0));
 
+/** Replicate, read by the dispatcher, the poller and the gateway. */
+const replicateEnv = {
+  REPLICATE_API_TOKEN: z.string().min(1).optional(),
+  REPLICATE_API_BASE_URL: z.string().url().default('https://api.replicate.com/v1'),
+  /** Poll cadence while a Replicate job is active without webhooks (backs off from the first value to the second). */
+  REPLICATE_POLL_MIN_MS: ms(5_000),
+  REPLICATE_POLL_MAX_MS: ms(30_000),
+  /** With webhooks on, polling is only a safety net for lost deliveries. */
+  REPLICATE_POLL_WITH_WEBHOOKS_MS: ms(300_000),
+  PUBLIC_URL: z.string().url().optional(),
+};
+
 export const gatewayEnv = commonEnv.extend({
+  ...replicateEnv,
   PORT: port(8001),
   HOST: z.string().default('127.0.0.1'),
-  PUBLIC_URL: z.string().url().optional(),
   STORAGE_URL: z.string().url().default('http://127.0.0.1:8005'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   WORKER_HEARTBEAT_INTERVAL_MS: ms(5_000),
@@ -56,12 +68,14 @@ export const packagerEnv = storageEnv.extend({
   PACKAGER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
 });
 
-export const dispatcherEnv = commonEnv.extend({
+export const dispatcherEnv = storageEnv.extend({
+  ...replicateEnv,
   DISPATCHER_PORT: port(8003),
   DISPATCHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
 });
 
 export const pollerEnv = commonEnv.extend({
+  ...replicateEnv,
   POLLER_PORT: port(8004),
   /** A worker that has not sent a heartbeat for this long is offline and its job is requeued. */
   WORKER_HEARTBEAT_TIMEOUT_MS: ms(30_000),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from '@ct/job-domain';
 
-export const PROVIDERS = ['local', 'worker'] as const;
+export const PROVIDERS = ['local', 'worker', 'replicate'] as const;
 
 /** One dataset of SimpleTuner's dataloader config: its own keys pass through untouched. */
 export const datasetEntry = z

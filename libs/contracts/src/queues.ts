@@ -6,6 +6,7 @@ export const QUEUES = {
   dispatch: 'dispatch',
   providerEvents: 'provider-events',
   finalize: 'finalize',
+  poll: 'poll',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -14,6 +15,8 @@ const jobRef = z.object({ v: z.literal(1), jobId: z.string().min(1), orgId: z.st
 export const packagePayload = jobRef;
 export const dispatchPayload = jobRef;
 export const finalizePayload = jobRef;
+/** One status poll of a provider-run job; `n` counts polls so the delay can back off. */
+export const pollPayload = jobRef.extend({ n: z.number().int().nonnegative().default(0) });
 
 export const progressReport = z.object({
   step: z.number().int().nonnegative(),
@@ -28,7 +31,10 @@ export const providerEventPayload = jobRef.extend({
   source: z.enum(['worker', 'webhook', 'poll', 'monitor']),
   /** Fencing token of the lease the report was made under (worker reports). */
   fence: z.number().int().nonnegative().optional(),
-  kind: z.enum(['started', 'progress', 'completed', 'failed', 'cancelled', 'lost']),
+  kind: z.enum(['queued', 'started', 'progress', 'completed', 'failed', 'cancelled', 'lost']),
+  /** Billed provider seconds so far, for cost accrual (provider reports). */
+  billedSeconds: z.number().nonnegative().optional(),
+  costMicros: z.string().regex(/^\d+$/).optional(),
   progress: progressReport.optional(),
   exitCode: z.number().int().nullable().optional(),
   message: z.string().max(4000).optional(),
@@ -41,6 +47,7 @@ export const QUEUE_PAYLOADS = {
   [QUEUES.dispatch]: dispatchPayload,
   [QUEUES.providerEvents]: providerEventPayload,
   [QUEUES.finalize]: finalizePayload,
+  [QUEUES.poll]: pollPayload,
 } as const;
 
 export type QueuePayload<Q extends QueueName> = z.infer<(typeof QUEUE_PAYLOADS)[Q]>;

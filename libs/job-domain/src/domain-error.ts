@@ -24,6 +24,7 @@ export type DomainErrorCode =
   | 'signature_expired'
   | 'credential_scope'
   | 'provider_unknown'
+  | 'provider_not_configured'
   | 'provider_error'
   | 'unsupported';
 

@@ -64,41 +64,48 @@ export class JobTracker {
   /** Applies one status report (worker report, webhook, poll, heartbeat monitor): the poller's one code path. */
   async applyReport(r: ProviderEventPayload): Promise<TransitionOutcome | { applied: boolean; reason: string; job: Job | null }> {
     const fence = r.source === 'worker' ? r.fence : undefined;
+    const cost: Prisma.JobUncheckedUpdateManyInput = r.costMicros !== undefined ? { costMicros: BigInt(r.costMicros) } : {};
+    if (r.source !== 'worker' && ['started', 'progress', 'completed', 'failed'].includes(r.kind)) {
+      // A provider may report a later state before we saw it start (a lost webhook, a slow poll).
+      await this.transition({ orgId: r.orgId, jobId: r.jobId, to: 'running', from: ['queued'], reason: 'started on the provider', patch: cost });
+    }
     switch (r.kind) {
+      case 'queued':
+        return this.recordProgress(r, fence, null, cost);
       case 'started':
-        return this.recordProgress(r, fence, 'trainer started');
+        return this.recordProgress(r, fence, r.source === 'worker' ? 'trainer started' : null, cost);
       case 'progress':
-        return this.recordProgress(r, fence, null);
+        return this.recordProgress(r, fence, null, cost);
       case 'completed':
-        return this.transition({ orgId: r.orgId, jobId: r.jobId, to: 'completed', from: ['running'], fence, reason: r.message ?? 'trainer finished', patch: { exitCode: r.exitCode ?? 0 }, data: { source: r.source } });
+        return this.transition({ orgId: r.orgId, jobId: r.jobId, to: 'completed', from: ['running'], fence, reason: r.message ?? 'trainer finished', patch: { exitCode: r.exitCode ?? 0, ...cost }, data: { source: r.source } });
       case 'failed':
         return this.transition({
           orgId: r.orgId, jobId: r.jobId, to: 'failed', fence,
           reason: r.message ?? 'trainer failed',
-          patch: { exitCode: r.exitCode ?? null, error: r.message ?? 'trainer failed' },
+          patch: { exitCode: r.exitCode ?? null, error: r.message ?? 'trainer failed', ...cost },
           data: { source: r.source, exitCode: r.exitCode ?? null },
         });
       case 'cancelled':
-        return this.transition({ orgId: r.orgId, jobId: r.jobId, to: 'cancelled', fence, reason: r.message ?? 'cancelled by provider' });
+        return this.transition({ orgId: r.orgId, jobId: r.jobId, to: 'cancelled', fence, reason: r.message ?? 'cancelled by provider', patch: cost });
       case 'lost':
         return { applied: false, reason: 'use WorkerRepository.handleLostLease', job: null };
     }
   }
 
-  private async recordProgress(r: ProviderEventPayload, fence: number | undefined, note: string | null) {
+  private async recordProgress(r: ProviderEventPayload, fence: number | undefined, note: string | null, extra: Prisma.JobUncheckedUpdateManyInput = {}) {
     return this.prisma.$transaction(async (tx) => {
       const job = await tx.job.findFirst({ where: { id: r.jobId, orgId: r.orgId } });
       if (!job) return { applied: false, reason: 'not_found', job: null };
       if (fence !== undefined && job.leaseFence !== fence) return { applied: false, reason: 'stale_lease', job };
-      if (job.status !== 'running') return { applied: false, reason: 'wrong_state', job };
-      const data: Prisma.JobUncheckedUpdateManyInput = { updatedAt: new Date() };
+      if (job.status !== 'running' && job.status !== 'queued') return { applied: false, reason: 'wrong_state', job };
+      const data: Prisma.JobUncheckedUpdateManyInput = { updatedAt: new Date(), ...extra };
       if (r.progress) data.progress = mergeProgress(job.progress as JobProgress | null, r.progress, r.occurredAt) as object;
-      await tx.job.updateMany({ where: { id: job.id, leaseFence: job.leaseFence, status: 'running' }, data });
-      if (note) await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, fromStatus: 'running', toStatus: 'running', reason: note } });
+      await tx.job.updateMany({ where: { id: job.id, leaseFence: job.leaseFence, status: job.status }, data });
+      if (note) await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, fromStatus: job.status, toStatus: job.status, reason: note } });
       if (r.progress?.checkpoint) {
         await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, fromStatus: 'running', toStatus: 'running', reason: `checkpoint saved: ${r.progress.checkpoint}`, data: { step: r.progress.step } } });
       }
-      await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'running', reason: note ?? 'progress', at: r.occurredAt });
+      await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: job.status, reason: note ?? 'progress', at: r.occurredAt });
       return { applied: true, reason: 'ok', job };
     });
   }

@@ -127,6 +127,22 @@ export class JobRepository {
     return this.prisma.jobLog.findMany({ where: { orgId, jobId, id: { gt: afterId } }, orderBy: { id: 'asc' }, take: limit });
   }
 
+  /**
+   * Providers return the whole log each time; store only the lines past what we already have. The counter
+   * is compare-and-set, so a webhook and a poll racing with the same log store it once.
+   */
+  async appendProviderLogLines(orgId: string, jobId: string, allLines: string[]): Promise<number> {
+    return this.prisma.$transaction(async (tx) => {
+      const job = await tx.job.findFirst({ where: { id: jobId, orgId }, select: { providerLogLines: true } });
+      if (!job || allLines.length <= job.providerLogLines) return 0;
+      const fresh = allLines.slice(job.providerLogLines);
+      const { count } = await tx.job.updateMany({ where: { id: jobId, providerLogLines: job.providerLogLines }, data: { providerLogLines: allLines.length } });
+      if (count !== 1) return 0;
+      await tx.jobLog.createMany({ data: fresh.map((line) => ({ orgId, jobId, stream: 'provider', line: line.slice(0, 16_384) })) });
+      return fresh.length;
+    });
+  }
+
   async appendLogs(orgId: string, jobId: string, lines: Array<{ stream: string; line: string; ts?: Date }>): Promise<void> {
     await this.prisma.jobLog.createMany({ data: lines.map((l) => ({ orgId, jobId, stream: l.stream, line: l.line, ts: l.ts ?? new Date() })) });
   }

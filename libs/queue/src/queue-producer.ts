@@ -24,9 +24,9 @@ export class QueueProducer {
   }
 
   /** Validates the payload against the queue's schema, then adds it under a deterministic job id. */
-  async add<Q extends QueueName>(name: Q, payload: QueuePayload<Q>, jobId: string): Promise<void> {
+  async add<Q extends QueueName>(name: Q, payload: QueuePayload<Q>, jobId: string, opts: { delay?: number } = {}): Promise<void> {
     const parsed = QUEUE_PAYLOADS[name].parse(payload);
-    await this.queue(name).add(name, parsed, { jobId });
+    await this.queue(name).add(name, parsed, { jobId, ...opts });
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 -- AlterTable
-ALTER TABLE "jobs" ADD COLUMN     "provider_attempt_at" TIMESTAMPTZ(3),
-ADD COLUMN     "provider_file_id" TEXT;
+ALTER TABLE "jobs" ADD COLUMN     "provider_attempt" JSONB,
+ADD COLUMN     "provider_file_id" TEXT,
+ADD COLUMN     "provider_log_lines" INTEGER NOT NULL DEFAULT 0;
 
 -- CreateTable
 CREATE TABLE "provider_settings" (

@@ -24,6 +24,7 @@ const STATUS: Record<DomainErrorCode, number> = {
   signature_expired: 403,
   credential_scope: 403,
   provider_unknown: 400,
+  provider_not_configured: 422,
   provider_error: 502,
   unsupported: 501,
 };

@@ -5,6 +5,8 @@ import type { ListJobsQuery, SubmitJobBody } from '@ct/contracts';
 import { ArtifactRepository, JobRepository, JobTracker, type Principal } from '@ct/persistence';
 import { localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
 import { GATEWAY_ENV } from '../infra.tokens';
+import { findProfile, MISSING_TOKEN_MESSAGE } from '@ct/providers-replicate';
+import { ReplicateService } from '../providers/replicate.service';
 import { decodeCursor, encodeCursor, jobView } from './job.view';
 
 /** Submission and the job lifecycle operations of the REST API. */
@@ -15,15 +17,23 @@ export class JobsService {
     private readonly jobs: JobRepository,
     private readonly tracker: JobTracker,
     private readonly artifacts: ArtifactRepository,
+    private readonly replicate: ReplicateService,
   ) {}
 
   async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined) {
     const provider = this.providerOf(body.provider, providerParam);
+    if (provider === 'replicate' && (await this.replicate.token(p.orgId)).token === null) {
+      throw new DomainError('provider_not_configured', MISSING_TOKEN_MESSAGE);
+    }
     // Refuse bad dataset paths now, so a user hears about them at once and no half-created job remains.
     for (const ds of localDatasetsOf(body.dataloader_config)) {
       await resolveDatasetDir(ds.dir, this.env.DATASET_ROOTS);
     }
     const labels = [...new Set([...(provider === 'local' ? ['local'] : []), ...(body.worker_requirements?.labels ?? [])])];
+    const hardwareProfile = body.hardware_profile ?? (provider === 'replicate' ? (await this.replicate.forOrg(p.orgId)).settings.default_profile : null);
+    if (provider === 'replicate' && hardwareProfile && !findProfile(hardwareProfile)) {
+      throw new DomainError('validation_failed', `Unknown hardware profile "${hardwareProfile}". See GET /api/cloud/hardware-options.`);
+    }
     const { job, created } = await this.jobs.create({
       orgId: p.orgId,
       createdByKeyId: p.apiKeyId,
@@ -33,20 +43,20 @@ export class JobsService {
       config: body.config as object,
       dataloader: body.dataloader_config as object[],
       requirements: { labels, ...(body.worker_requirements?.min_gpu_memory_gib !== undefined ? { min_gpu_memory_gib: body.worker_requirements.min_gpu_memory_gib } : {}) },
-      hardwareProfile: body.hardware_profile ?? null,
+      hardwareProfile,
       idempotencyKey: headerKey ?? body.idempotency_key ?? null,
       maxRequeues: this.env.WORKER_MAX_REQUEUES,
     });
     return { job: jobView(job, null, true), created };
   }
 
-  private providerOf(fromBody: string | undefined, fromQuery: string | undefined): 'local' | 'worker' {
+  private providerOf(fromBody: string | undefined, fromQuery: string | undefined): 'local' | 'worker' | 'replicate' {
     const p = fromQuery ?? fromBody ?? 'local';
     if (fromBody && fromQuery && fromBody !== fromQuery) {
       throw new DomainError('validation_failed', `provider is "${fromQuery}" in the query but "${fromBody}" in the body.`);
     }
-    if (p !== 'local' && p !== 'worker') {
-      throw new DomainError('provider_unknown', `Unknown provider "${p}". Available: local, worker.`);
+    if (p !== 'local' && p !== 'worker' && p !== 'replicate') {
+      throw new DomainError('provider_unknown', `Unknown provider "${p}". Available: local, worker, replicate.`);
     }
     return p;
   }

@@ -23,6 +23,8 @@ export interface ProviderCapabilities {
   webhooks: boolean;
   /** Largest package the provider accepts, or null for no limit. */
   maxUploadBytes: number | null;
+  /** The provider takes the package itself (the job passes through `uploading`); workers fetch it instead. */
+  uploadsPackage?: boolean;
 }
 
 /** Where the job is after runJob: `queued` (waiting for a worker or the provider) or already `running`. */
@@ -56,6 +58,11 @@ export interface ProviderPlugin {
 }
 
 /** Provider errors are classified so the queue retries what can succeed later and stops what cannot. */
+/** Finds the plugin for a provider as an organisation configured it. */
+export interface ProviderResolver {
+  resolve(provider: string, orgId: string): Promise<ProviderPlugin>;
+}
+
 export class ProviderError extends Error {
   constructor(message: string, readonly retryable: boolean, readonly retryAfterMs?: number) {
     super(message);

@@ -8,3 +8,5 @@ export * from './prediction.mapper';
 export { PackageTooLargeError } from './package-spool';
 export { guardCreates, isPredictionCreate } from './resend.guard';
 export * from './replicate.plugin';
+export * from './replicate.factory';
+export * from './provider-event.mapper';

@@ -43,7 +43,7 @@ export class ReplicatePlugin implements ProviderPlugin {
 
   constructor(private readonly opts: ReplicatePluginOptions) {
     const maxUploadBytes = opts.maxUploadBytes ?? REPLICATE_MAX_UPLOAD_BYTES;
-    this.capabilities = { costTracking: true, liveLogs: true, webhooks: true, maxUploadBytes };
+    this.capabilities = { costTracking: true, liveLogs: true, webhooks: true, maxUploadBytes, uploadsPackage: true };
     const fetchFn = guardCreates(opts.fetch ?? globalThis.fetch);
     this.client = opts.token ? new Replicate({ auth: opts.token, baseUrl: opts.baseUrl ?? DEFAULT_BASE_URL, fetch: fetchFn }) : null;
     this.uploader = new PackageUploader({ openPackage: opts.openPackage, maxBytes: maxUploadBytes, tmpDir: opts.tmpDir });
