@@ -69,7 +69,7 @@ function spawnLogged(name, args, env, logDir, echo) {
 /** Assigns ports (free ones when `ports` is 'random'), starts every service, waits for /health. */
 async function startServices({ env, logDir, echo, ports = 'random' }) {
   const full = { ...process.env, ...env };
-  for (const s of SERVICES) if (ports === 'random' || !full[s.portVar]) full[s.portVar] = String(ports === 'random' ? await freePort() : s.defaultPort);
+  for (const s of SERVICES) if (!env[s.portVar] && (ports === 'random' || !full[s.portVar])) full[s.portVar] = String(ports === 'random' ? await freePort() : s.defaultPort);
   full.STORAGE_URL = `http://127.0.0.1:${full.STORAGE_PORT}`;
   if (logDir) fs.mkdirSync(logDir, { recursive: true });
   const procs = {};

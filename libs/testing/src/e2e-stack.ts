@@ -11,7 +11,11 @@ const stack = require('../../../scripts/stack.cjs') as {
   ensureWorker(o: { databaseUrl: string; tokenFile: string; name: string; labels: string[] }): Promise<string>;
   startWorker(o: { url: string; tokenFile: string; name: string; labels: string[]; workDir: string; logDir?: string; extraArgs?: string[]; env?: Record<string, string> }): ChildProcess;
   stopAll(procs: ChildProcess[], graceMs?: number): Promise<void>;
+  freePort(): Promise<number>;
 };
+const freePort = (): Promise<number> => stack.freePort();
+
+export { freePort };
 
 export interface TestStack {
   gatewayUrl: string;

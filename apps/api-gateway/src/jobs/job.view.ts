@@ -13,6 +13,7 @@ export function jobView(job: Job, pkg?: Package | null, detail = false) {
     hardware_profile: job.hardwareProfile,
     worker_requirements: job.requirements,
     worker_id: job.workerId,
+    external_id: job.externalId,
     progress: job.progress,
     cost_usd: dollarsFromMicros(job.costMicros),
     error: job.error,
