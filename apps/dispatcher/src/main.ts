@@ -3,7 +3,7 @@ import { dispatcherEnv, loadEnvOrExit, storageMasterKey } from '@ct/config';
 import { createLogger } from '@ct/logging';
 import { createPrismaClient, JobTracker, ProviderSettingsRepository, SecretBox } from '@ct/persistence';
 import { AdmitAllGate, ProviderError, ProviderRegistry, type ProviderResolver } from '@ct/providers-core';
-import { replicateForOrg } from '@ct/providers-replicate';
+import { ReplicatePlugins } from '@ct/providers-replicate';
 import { SelfHostedPlugin } from '@ct/providers-self-hosted';
 import { createRedis, probe, runService, startHttp, startProcessor } from '@ct/queue';
 import { createStorageDriver, storageConfigFromEnv } from '@ct/storage';
@@ -22,11 +22,9 @@ runService('dispatcher', logger, async () => {
   const settings = new ProviderSettingsRepository(prisma, new SecretBox(storageMasterKey(env)));
   /** Adding a provider: one plugin in libs/providers and one line here. */
   const registry = new ProviderRegistry([new SelfHostedPlugin('local'), new SelfHostedPlugin('worker')]);
+  const replicate = new ReplicatePlugins({ env, prisma, settings, logger, openPackage: async (ref) => (await driver.getObject(ref.bucket, ref.key)).body });
   const providers: ProviderResolver = {
-    resolve: async (name, orgId) =>
-      name === 'replicate'
-        ? (await replicateForOrg({ env, prisma, settings, orgId, logger, openPackage: async (ref) => (await driver.getObject(ref.bucket, ref.key)).body })).plugin
-        : registry.get(name),
+    resolve: async (name, orgId) => (name === 'replicate' ? (await replicate.forOrg(orgId)).plugin : registry.get(name)),
   };
   const useCase = new DispatchJobUseCase(prisma, providers, new AdmitAllGate(), logger);
   const worker = startProcessor(

@@ -2,7 +2,7 @@ import { isTerminal, type JobStatus } from '@ct/job-domain';
 import type { PollerEnv } from '@ct/config';
 import { JobRepository, JobTracker, type Job, type PrismaClient, type ProviderSettingsRepository } from '@ct/persistence';
 import { ProviderError } from '@ct/providers-core';
-import { logLinesOf, replicateForOrg, toProviderEvent } from '@ct/providers-replicate';
+import { logLinesOf, ReplicatePlugins, toProviderEvent } from '@ct/providers-replicate';
 import type { QueuePayload } from '@ct/contracts';
 import type { QueueProducer } from '@ct/queue';
 import type { Logger } from '@ct/logging';
@@ -14,22 +14,24 @@ import type { Logger } from '@ct/logging';
 export class ReplicateTracking {
   private readonly jobs: JobRepository;
   private readonly tracker: JobTracker;
+  private readonly plugins: ReplicatePlugins;
 
   constructor(
     private readonly env: PollerEnv,
     private readonly prisma: PrismaClient,
-    private readonly settings: ProviderSettingsRepository,
+    settings: ProviderSettingsRepository,
     private readonly producer: QueueProducer,
     private readonly logger: Logger,
   ) {
     this.jobs = new JobRepository(prisma);
     this.tracker = new JobTracker(prisma);
+    this.plugins = new ReplicatePlugins({ env, prisma, settings, logger });
   }
 
   async poll({ jobId, orgId, n }: QueuePayload<'poll'>): Promise<void> {
     const job = await this.jobs.find(orgId, jobId);
     if (!job || job.provider !== 'replicate' || !job.externalId || isTerminal(job.status as JobStatus)) return;
-    const { plugin, settings } = await replicateForOrg({ env: this.env, prisma: this.prisma, settings: this.settings, orgId });
+    const { plugin, settings } = await this.plugins.forOrg(orgId);
     let retryAfterMs: number | undefined;
     try {
       const st = await plugin.getJobStatus(job.externalId);
@@ -52,7 +54,7 @@ export class ReplicateTracking {
   /** Terminal: stop the run if it was cancelled here, settle the billed cost, delete the uploaded archive. */
   async finalize(job: Job): Promise<void> {
     if (job.provider !== 'replicate') return;
-    const { plugin } = await replicateForOrg({ env: this.env, prisma: this.prisma, settings: this.settings, orgId: job.orgId });
+    const { plugin } = await this.plugins.forOrg(job.orgId);
     if (job.externalId) {
       if (job.status === 'cancelled') await plugin.cancelJob(job.externalId);
       const st = await plugin.getJobStatus(job.externalId);

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpException, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { PrismaClient } from '@ct/persistence';
-import type { Redis } from '@ct/queue';
+import { probe, type Redis } from '@ct/queue';
 import { Public } from '../common/auth';
 import { PRODUCER_REDIS } from '../infra.tokens';
 
@@ -27,7 +27,6 @@ export class HealthController {
 }
 
 export async function readinessChecks(prisma: PrismaClient, redis: Redis): Promise<Record<string, string>> {
-  const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, r) => setTimeout(() => r(new Error('timeout')), 2_000))]);
-  const [pg, rd] = await Promise.allSettled([timeout(prisma.$queryRaw`SELECT 1`), timeout(redis.ping())]);
-  return { postgres: pg.status === 'fulfilled' ? 'ok' : 'down', redis: rd.status === 'fulfilled' ? 'ok' : 'down' };
+  const [postgres, rd] = await Promise.all([probe(() => prisma.$queryRaw`SELECT 1`), probe(() => redis.ping())]);
+  return { postgres, redis: rd };
 }

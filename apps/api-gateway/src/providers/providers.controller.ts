@@ -43,6 +43,7 @@ export class ProvidersController {
     const current = (await this.replicate.forOrg(p.orgId)).settings;
     const next = replicateSettingsSchema.parse({ ...current, ...rest });
     await this.replicate.settings.put(p.orgId, 'replicate', next, token);
+    this.replicate.invalidate(p.orgId);
     return this.getConfig(p);
   }
 

@@ -69,3 +69,28 @@ export async function replicateForOrg(deps: {
   });
   return { plugin, settings: s };
 }
+
+/**
+ * One plugin per organisation, kept for `ttlMs`, so its caches (the webhook signing secret, resolved
+ * versions) survive between calls: rebuilding it per webhook or poll would fetch the secret from
+ * Replicate on every delivery. A settings change reaches other services within the TTL.
+ */
+export class ReplicatePlugins {
+  private readonly cache = new Map<string, { at: number; value: Promise<{ plugin: ReplicatePlugin; settings: ReplicateSettings }> }>();
+
+  constructor(private readonly deps: Omit<Parameters<typeof replicateForOrg>[0], 'orgId'>, private readonly ttlMs = 60_000) {}
+
+  forOrg(orgId: string): Promise<{ plugin: ReplicatePlugin; settings: ReplicateSettings }> {
+    const hit = this.cache.get(orgId);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    const value = replicateForOrg({ ...this.deps, orgId });
+    value.catch(() => this.cache.delete(orgId));
+    this.cache.set(orgId, { at: Date.now(), value });
+    return value;
+  }
+
+  /** After this organisation's settings changed here. */
+  invalidate(orgId: string): void {
+    this.cache.delete(orgId);
+  }
+}
