@@ -72,6 +72,10 @@ describe('Replicate provider end to end: services as processes, the real client,
     const uploads = sim.uploadedFiles();
     expect(uploads.length).toBeGreaterThan(0);
     expect(uploads.every((f) => f.deletedAtMs !== null)).toBe(true);
+    // Webhooks reached us all along, so the safety-net poller never asked Replicate about this run:
+    // the one GET is finalize settling the cost.
+    const gets = sim.requests().filter((r) => r.method === 'GET' && r.path === `/v1/predictions/${done.external_id}`);
+    expect(gets).toHaveLength(1);
   });
 
   it('refuses a 120 MiB dataset before any upload', async () => {

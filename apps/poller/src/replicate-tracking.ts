@@ -1,11 +1,12 @@
 import { isTerminal, type JobStatus } from '@ct/job-domain';
 import type { PollerEnv } from '@ct/config';
-import { JobRepository, JobTracker, type Job, type PrismaClient, type ProviderSettingsRepository } from '@ct/persistence';
+import { JobRepository, JobTracker, WebhookDeliveryRepository, type Job, type PrismaClient, type ProviderSettingsRepository } from '@ct/persistence';
 import { ProviderError } from '@ct/providers-core';
 import { logLinesOf, ReplicatePlugins, toProviderEvent } from '@ct/providers-replicate';
 import type { QueuePayload } from '@ct/contracts';
 import type { QueueProducer } from '@ct/queue';
 import type { Logger } from '@ct/logging';
+import { nextPollDelay, quietDeferral } from './poll-cadence';
 
 /**
  * Polling of Replicate-run jobs (the safety net beside webhooks) and their clean-up once terminal.
@@ -15,6 +16,7 @@ export class ReplicateTracking {
   private readonly jobs: JobRepository;
   private readonly tracker: JobTracker;
   private readonly plugins: ReplicatePlugins;
+  private readonly deliveries: WebhookDeliveryRepository;
 
   constructor(
     private readonly env: PollerEnv,
@@ -26,19 +28,31 @@ export class ReplicateTracking {
     this.jobs = new JobRepository(prisma);
     this.tracker = new JobTracker(prisma);
     this.plugins = new ReplicatePlugins({ env, prisma, settings, logger });
+    this.deliveries = new WebhookDeliveryRepository(prisma);
   }
 
   async poll({ jobId, orgId, n }: QueuePayload<'poll'>): Promise<void> {
     const job = await this.jobs.find(orgId, jobId);
     if (!job || job.provider !== 'replicate' || !job.externalId || isTerminal(job.status as JobStatus)) return;
     const { plugin, settings } = await this.plugins.forOrg(orgId);
+    const webhooks = settings.webhooks_enabled && !!this.env.PUBLIC_URL;
+    const cadence = { minMs: this.env.REPLICATE_POLL_MIN_MS, maxMs: this.env.REPLICATE_POLL_MAX_MS, quietMs: this.env.REPLICATE_POLL_WITH_WEBHOOKS_MS };
+    if (webhooks) {
+      // Webhooks are flowing for this job: no call to Replicate, look again a quiet interval after the last one.
+      const wait = quietDeferral(await this.lastContactMs(job), Date.now(), cadence.quietMs);
+      if (wait > 0) return this.schedule(jobId, orgId, n + 1, wait);
+    }
     let retryAfterMs: number | undefined;
+    let foundNews = false;
     try {
       const st = await plugin.getJobStatus(job.externalId);
       if (st) {
-        await this.jobs.appendProviderLogLines(orgId, jobId, logLinesOf(st));
-        await this.tracker.applyReport(toProviderEvent(job, st, 'poll'));
+        const appended = await this.jobs.appendProviderLogLines(orgId, jobId, logLinesOf(st));
+        const report = toProviderEvent(job, st, 'poll');
+        foundNews = appended > 0 || st.status !== job.status;
+        await this.tracker.applyReport(report);
         if (isTerminal(st.status)) return;
+        if (foundNews && webhooks) this.logger.info({ jobId, appended, status: st.status }, 'poll found what no webhook delivered; polling faster');
       }
     } catch (err) {
       // A rate limit or an outage slows polling down; it never ends the chain of polls.
@@ -46,9 +60,20 @@ export class ReplicateTracking {
       retryAfterMs = err.retryAfterMs ?? this.env.REPLICATE_POLL_MAX_MS;
       this.logger.warn({ jobId, retryAfterMs, err: err.message }, 'poll deferred');
     }
-    const backoff = Math.min(this.env.REPLICATE_POLL_MIN_MS * 1.5 ** n, this.env.REPLICATE_POLL_MAX_MS);
-    const delay = Math.max(retryAfterMs ?? 0, settings.webhooks_enabled && this.env.PUBLIC_URL ? this.env.REPLICATE_POLL_WITH_WEBHOOKS_MS : backoff);
-    await this.producer.add('poll', { v: 1, jobId, orgId, n: n + 1 }, `poll-${jobId}-p${n + 1}`, { delay });
+    return this.schedule(jobId, orgId, n + 1, nextPollDelay({ webhooks, foundNews, n, retryAfterMs }, cadence));
+  }
+
+  private async schedule(jobId: string, orgId: string, n: number, delay: number): Promise<void> {
+    // One chain per job: the id is the poll's number, so a retried or re-run poll cannot start a second chain.
+    await this.producer.add('poll', { v: 1, jobId, orgId, n }, `poll-${jobId}-p${n}`, { delay });
+  }
+
+  /** The last time Replicate was heard from about this job: its newest verified webhook, or its creation. */
+  private async lastContactMs(job: Job): Promise<number | null> {
+    const heard = await this.deliveries.lastAcceptedAt('replicate', job.id);
+    const created = (job.providerAttempt as { attemptedAt?: string } | null)?.attemptedAt;
+    const times = [heard?.getTime(), created ? Date.parse(created) : undefined].filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
+    return times.length ? Math.max(...times) : null;
   }
 
   /** Terminal: stop the run if it was cancelled here, settle the billed cost, delete the uploaded archive. */

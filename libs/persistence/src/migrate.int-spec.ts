@@ -75,4 +75,26 @@ describe('migration runner', () => {
       }
     }
   });
+
+  it('agrees with schema.prisma on plain indexes (@@index): each exists on its columns, none is extra', async () => {
+    const datamodel = readFileSync(join(DEFAULT_MIGRATIONS_DIR, '..', 'schema.prisma'), 'utf8');
+    const dmmf = await getDMMF({ datamodel });
+    const { rows } = await pg.query<{ indexname: string; indexdef: string }>(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexdef NOT LIKE 'CREATE UNIQUE%' AND tablename <> '_prisma_migrations'`,
+    );
+    const actual = new Map(rows.map((r) => [r.indexname, r.indexdef]));
+    const expected = new Set<string>();
+    for (const index of dmmf.datamodel.indexes.filter((i) => i.type === 'normal')) {
+      const model = dmmf.datamodel.models.find((m) => m.name === index.model)!;
+      const table = model.dbName ?? model.name;
+      const cols = index.fields.map((f) => ({ name: model.fields.find((x) => x.name === f.name)?.dbName ?? f.name, desc: f.sortOrder === 'desc' }));
+      const name = index.dbName ?? `${table}_${cols.map((c) => c.name).join('_')}_idx`;
+      expected.add(name);
+      const def = actual.get(name);
+      expect({ name, exists: def !== undefined }).toEqual({ name, exists: true });
+      const columnList = cols.map((c) => `${c.name}${c.desc ? ' DESC' : ''}`).join(', ');
+      expect({ name, columns: /\((.*)\)$/.exec(def ?? '')?.[1]?.replace(/"/g, '') }).toEqual({ name, columns: columnList });
+    }
+    expect([...actual.keys()].filter((n) => !expected.has(n))).toEqual([]);
+  });
 });

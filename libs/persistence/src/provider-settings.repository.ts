@@ -52,6 +52,12 @@ export class WebhookDeliveryRepository {
     return (await this.prisma.webhookDelivery.count({ where: { provider, webhookId } })) > 0;
   }
 
+  /** When the job last received a verified (accepted) webhook from this provider; null if never. */
+  async lastAcceptedAt(provider: string, jobId: string): Promise<Date | null> {
+    const row = await this.prisma.webhookDelivery.findFirst({ where: { provider, jobId, accepted: true }, orderBy: { receivedAt: 'desc' }, select: { receivedAt: true } });
+    return row?.receivedAt ?? null;
+  }
+
   recent(provider: string, limit = 50) {
     return this.prisma.webhookDelivery.findMany({ where: { provider }, orderBy: { id: 'desc' }, take: limit });
   }

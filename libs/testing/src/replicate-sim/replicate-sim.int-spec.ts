@@ -38,6 +38,9 @@ describe('ReplicateSimulator with the real replicate client: API surface', () =>
     expect(String(err)).toContain('{"title":"Unauthenticated","detail":"You did not pass a valid authentication token","status":401}');
     const raw = await fetch(`${sim.apiUrl}/account`);
     expect(raw.headers.get('content-type')).toBe('application/problem+json');
+    // Each request is recorded with the account it authenticated as (how benchmarks count calls per tenant).
+    const accounts = sim.requests().filter((r) => r.path === '/v1/account').map((r) => [r.status, r.account]);
+    expect(accounts).toEqual([[200, 'sim-user'], [200, 'other-user'], [401, null], [401, null]]);
   });
 
   it('uploads, lists, downloads and deletes files (content part, and the lenient `file` alias)', async () => {

@@ -102,6 +102,8 @@ export interface RequestRecord {
   status: number | null;
   /** what a scripted fault did to it, if anything */
   fault: 'status' | 'drop-before' | 'drop-after' | 'delay' | null;
+  /** username of the authenticated account; null when the request was not (or not yet) authenticated */
+  account: string | null;
 }
 
 export interface SimFileRecord {

@@ -202,7 +202,7 @@ export class ReplicateSimulator {
     const isControl = url.pathname.startsWith('/_sim/');
     const record: RequestRecord = {
       seq: this.log.length + 1, method, path: url.pathname, route: match.route ? `${method} ${match.route.template}` : 'unmatched',
-      at: new Date().toISOString(), status: null, fault: null,
+      at: new Date().toISOString(), status: null, fault: null, account: null,
     };
     if (!isControl) this.log.push(record);
     res.on('finish', () => (record.status = res.statusCode));
@@ -231,6 +231,7 @@ export class ReplicateSimulator {
       let account = DEFAULT_ACCOUNT;
       if (match.route.auth && isApi) {
         account = this.authenticate(req.headers.authorization);
+        record.account = account.username;
         extraHeaders = this.rateLimiter.take(account.username, CREATE_ROUTE.test(key));
       }
       reply = await match.route.handler({ req, url, params: match.params, account });

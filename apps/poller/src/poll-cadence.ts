@@ -1,0 +1,30 @@
+/**
+ * When to ask Replicate about an active job. Pure functions, so the policy is tested on its own.
+ *
+ * Without webhooks, polling is how we learn anything: it starts at `minMs` and backs off by 1.5x per poll
+ * to `maxMs` (Replicate bills by the second, so a fast first answer matters more than a cheap one).
+ *
+ * With webhooks, polling is only the safety net for deliveries that never come. A job that was heard from
+ * (a verified webhook, or its creation) less than `quietMs` ago is not polled at all: its poll is pushed to
+ * `quietMs` after that contact. When a poll does happen and finds something the webhooks did not deliver
+ * (a status change, new log lines), webhooks are evidently not reaching us for this job, so it falls back
+ * to the no-webhook cadence until a poll finds nothing new again.
+ */
+export interface PollCadence {
+  minMs: number;
+  maxMs: number;
+  quietMs: number;
+}
+
+/** Milliseconds to wait before polling, 0 to poll now. Only used when webhooks are on. */
+export function quietDeferral(lastContactMs: number | null, nowMs: number, quietMs: number): number {
+  if (lastContactMs === null) return 0;
+  return Math.max(0, lastContactMs + quietMs - nowMs);
+}
+
+/** Delay before the next poll after one that reached the provider (or was refused with a retry-after). */
+export function nextPollDelay(args: { webhooks: boolean; foundNews: boolean; n: number; retryAfterMs?: number }, c: PollCadence): number {
+  const backoff = Math.min(c.minMs * 1.5 ** args.n, c.maxMs);
+  const base = args.webhooks && !args.foundNews ? c.quietMs : backoff;
+  return Math.max(args.retryAfterMs ?? 0, base);
+}
