@@ -76,6 +76,9 @@ describe('Replicate provider end to end: services as processes, the real client,
     // the one GET is finalize settling the cost.
     const gets = sim.requests().filter((r) => r.method === 'GET' && r.path === `/v1/predictions/${done.external_id}`);
     expect(gets).toHaveLength(1);
+    // Several deliveries were verified with one fetch of the signing secret (it is cached for 5 minutes).
+    expect(sim.webhookDeliveries().filter((d) => d.outcome === 'delivered').length).toBeGreaterThan(2);
+    expect(sim.requestCounts()['GET /v1/webhooks/default/secret']).toBe(1);
   });
 
   it('refuses a 120 MiB dataset before any upload', async () => {

@@ -28,11 +28,10 @@ export class WebhooksController {
     };
     const job = jobId && /^[A-Za-z0-9-]{1,100}$/.test(jobId) ? await this.replicate.prisma.job.findUnique({ where: { id: jobId } }) : null;
     if (!job || job.provider !== 'replicate') return reject(404, 'unknown_job', 'The webhook names no Replicate job of this deployment.');
-    const { plugin } = await this.replicate.forOrg(job.orgId);
     const guard = { seen: async (id: string) => !(await this.replicate.deliveries.record({ provider: 'replicate', webhookId: id, jobId: job.id, orgId: job.orgId, accepted: true, reason: 'verified' })) };
     let verdict;
     try {
-      verdict = await plugin.createWebhookVerifier(guard).verify<PredictionLike>({ headers: req.headers, rawBody: Buffer.isBuffer(req.body) ? req.body : '' });
+      verdict = await this.replicate.webhookVerifier(job.orgId).verify<PredictionLike>({ headers: req.headers, rawBody: Buffer.isBuffer(req.body) ? req.body : '' }, guard);
     } catch {
       return reject(503, 'webhook_secret_unavailable', 'The signing secret could not be fetched from Replicate; the delivery will be retried.', job.orgId);
     }
@@ -44,6 +43,7 @@ export class WebhooksController {
       return reject(STATUS_OF_FAILURE[verdict.reason] ?? 401, `webhook_${verdict.reason}`, verdict.detail, job.orgId);
     }
     if (verdict.event.id !== job.externalId) return reject(409, 'webhook_wrong_prediction', 'The signed prediction is not the one this job runs.', job.orgId);
+    const { plugin } = await this.replicate.forOrg(job.orgId);
     const st = plugin.statusFromWebhook(verdict.event);
     await this.jobs.appendProviderLogLines(job.orgId, job.id, logLinesOf(st));
     await this.replicate.prisma.$transaction((tx) => enqueueInTx(tx, 'provider-events', toProviderEvent(job, st, 'webhook'), randomUUID()));

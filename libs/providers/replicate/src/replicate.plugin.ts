@@ -148,8 +148,8 @@ export class ReplicatePlugin implements ProviderPlugin {
     return s.key;
   }
 
-  /** A verifier that fetches (and caches) this account's secret. */
-  createWebhookVerifier(replayGuard: ReplayGuard, options: Omit<WebhookVerifierOptions, 'getSecret' | 'replayGuard'> = {}): WebhookVerifier {
+  /** A verifier that fetches (and caches) this account's secret. Keep it: the cache lives in the verifier. */
+  createWebhookVerifier(replayGuard?: ReplayGuard, options: Omit<WebhookVerifierOptions, 'getSecret' | 'replayGuard'> = {}): WebhookVerifier {
     return new WebhookVerifier({ ...options, replayGuard, getSecret: () => this.fetchWebhookSecret() });
   }
 

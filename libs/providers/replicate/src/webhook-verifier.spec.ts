@@ -111,6 +111,26 @@ describe('WebhookVerifier', () => {
   });
 });
 
+describe('WebhookVerifier kept for many deliveries', () => {
+  it('fetches the secret once for a burst of concurrent deliveries, and takes a replay guard per call', async () => {
+    let calls = 0;
+    const getSecret = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 20));
+      return SECRET;
+    };
+    const v = new WebhookVerifier({ getSecret, now: () => NOW_S * 1000 });
+    const guards = Array.from({ length: 20 }, () => new InMemoryReplayGuard());
+    const results = await Promise.all(guards.map((g, i) => v.verify(request({ id: `msg_${i}` }), g)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(calls).toBe(1);
+    // each call used its own guard: the same id is new to a fresh guard and a replay to a used one
+    expect((await v.verify(request({ id: 'msg_0' }), new InMemoryReplayGuard())).ok).toBe(true);
+    expect(await v.verify(request({ id: 'msg_0' }), guards[0])).toMatchObject({ ok: false, reason: 'replayed' });
+    await expect(v.verify(request())).rejects.toThrow('no replay guard');
+  });
+});
+
 describe('InMemoryReplayGuard', () => {
   it('forgets ids after the TTL', async () => {
     let t = 0;

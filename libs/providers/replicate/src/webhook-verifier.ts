@@ -25,7 +25,8 @@ export interface WebhookRequest {
 export interface WebhookVerifierOptions {
   /** Returns `whsec_…` (for Replicate: `GET /v1/webhooks/default/secret`, see ReplicatePlugin.fetchWebhookSecret). */
   getSecret: () => Promise<string>;
-  replayGuard: ReplayGuard;
+  /** default guard; `verify` can be given one per call (e.g. one that records the delivery against a job) */
+  replayGuard?: ReplayGuard;
   /** default ±300 s, as SimpleTuner and the Standard Webhooks libraries */
   toleranceSeconds?: number;
   /** how long a fetched secret is trusted (default 5 min, as SimpleTuner) */
@@ -68,6 +69,7 @@ export function signatureMatches(secret: string, id: string, timestamp: string, 
 
 export class WebhookVerifier {
   private cached: { secret: string; fetchedAt: number } | null = null;
+  private fetching: Promise<string> | null = null;
   private lastForcedRefetch = Number.NEGATIVE_INFINITY;
   private readonly tolerance: number;
   private readonly ttl: number;
@@ -85,7 +87,8 @@ export class WebhookVerifier {
    * Order matters: cheap header and clock checks first; the replay guard only after the signature, so
    * forged requests cannot fill it or burn a real message id.
    */
-  async verify<T = Record<string, unknown>>(req: WebhookRequest): Promise<WebhookVerification<T>> {
+  async verify<T = Record<string, unknown>>(req: WebhookRequest, replayGuard = this.options.replayGuard): Promise<WebhookVerification<T>> {
+    if (!replayGuard) throw new Error('WebhookVerifier: no replay guard');
     const id = header(req.headers, 'webhook-id');
     const ts = header(req.headers, 'webhook-timestamp');
     const sig = header(req.headers, 'webhook-signature');
@@ -97,7 +100,7 @@ export class WebhookVerifier {
     if (!(await this.signatureOk(id, ts, req.rawBody, sig))) return fail('bad_signature', 'no webhook-signature entry matches');
     const event = parseObject<T>(req.rawBody);
     if (event === null) return fail('malformed', 'the body is not a JSON object');
-    if (await this.options.replayGuard.seen(id)) return fail('replayed', `webhook ${id} was already processed`);
+    if (await replayGuard.seen(id)) return fail('replayed', `webhook ${id} was already processed`);
     return { ok: true, webhookId: id, timestamp, event };
   }
 
@@ -117,11 +120,17 @@ export class WebhookVerifier {
     return rotated !== secret && signatureMatches(rotated, id, ts, body, sig);
   }
 
+  /** One fetch at a time: a burst of deliveries after the cache expired asks the provider once. */
   private async secret(refetch: boolean): Promise<string> {
     if (!refetch && this.cached) return this.cached.secret;
-    const secret = await this.options.getSecret();
-    this.cached = { secret, fetchedAt: this.now() };
-    return secret;
+    this.fetching ??= this.options
+      .getSecret()
+      .then((secret) => {
+        this.cached = { secret, fetchedAt: this.now() };
+        return secret;
+      })
+      .finally(() => (this.fetching = null));
+    return this.fetching;
   }
 }
 
