@@ -1,4 +1,4 @@
-import { nextPollDelay, quietDeferral } from './poll-cadence';
+import { nextPollDelay, quietDeferral, quietInterval } from './poll-cadence';
 
 const c = { minMs: 5_000, maxMs: 30_000, quietMs: 300_000 };
 
@@ -28,5 +28,16 @@ describe('poll cadence', () => {
     expect(quietDeferral(now - 10_000, now, 300_000)).toBe(290_000);
     expect(quietDeferral(now - 300_000, now, 300_000)).toBe(0);
     expect(quietDeferral(now - 900_000, now, 300_000)).toBe(0);
+  });
+
+  it('adapts the quiet interval to how often the job sends webhooks, within [2 x max, quiet]', () => {
+    const every = (gapMs: number, n: number) => Array.from({ length: n }, (_, i) => 10_000_000 - i * gapMs);
+    expect(quietInterval([], c)).toBe(300_000);
+    expect(quietInterval(every(1_000, 3), c)).toBe(300_000); // too few to judge
+    expect(quietInterval(every(1_000, 8), c)).toBe(60_000); // chatty trainer: floor of 2 x max
+    expect(quietInterval(every(30_000, 8), c)).toBe(120_000); // a line every 30 s: 4 x 30 s
+    expect(quietInterval(every(200_000, 8), c)).toBe(300_000); // rare webhooks: never above quiet
+    // one long gap (lost deliveries) does not move the median
+    expect(quietInterval([1_000_000, 970_000, 940_000, 820_000, 790_000, 760_000], c)).toBe(120_000);
   });
 });

@@ -5,8 +5,12 @@
  * to `maxMs` (Replicate bills by the second, so a fast first answer matters more than a cheap one).
  *
  * With webhooks, polling is only the safety net for deliveries that never come. A job that was heard from
- * (a verified webhook, or its creation) less than `quietMs` ago is not polled at all: its poll is pushed to
- * `quietMs` after that contact. When a poll does happen and finds something the webhooks did not deliver
+ * (a verified webhook, or its creation) less than its quiet interval ago is not polled at all: its poll is
+ * pushed to the end of that interval. The interval is `quietMs` (300 s), or, once a job has sent a few
+ * webhooks, four times the median gap between them, but never under `2 x maxMs` (60 s): a trainer that
+ * prints every few seconds and then falls silent has most likely finished, and its lost `completed` is
+ * noticed within a minute or two instead of five; a job whose webhooks stay away is still polled at most
+ * once per `quietMs`. When a poll does happen and finds something the webhooks did not deliver
  * (a status change, new log lines), webhooks are evidently not reaching us for this job, so it falls back
  * to the no-webhook cadence until a poll finds nothing new again.
  */
@@ -14,6 +18,14 @@ export interface PollCadence {
   minMs: number;
   maxMs: number;
   quietMs: number;
+}
+
+/** How long a job may stay silent before it is polled, from its recent contacts (newest first, ms). */
+export function quietInterval(recentContactsMs: readonly number[], c: PollCadence): number {
+  if (recentContactsMs.length < 4) return c.quietMs;
+  const gaps = recentContactsMs.slice(1).map((t, i) => (recentContactsMs[i] ?? t) - t).sort((a, b) => a - b);
+  const median = gaps[Math.floor(gaps.length / 2)] ?? c.quietMs;
+  return Math.min(c.quietMs, Math.max(2 * c.maxMs, 4 * median));
 }
 
 /** Milliseconds to wait before polling, 0 to poll now. Only used when webhooks are on. */

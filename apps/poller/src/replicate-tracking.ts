@@ -6,7 +6,7 @@ import { logLinesOf, ReplicatePlugins, toProviderEvent } from '@ct/providers-rep
 import type { QueuePayload } from '@ct/contracts';
 import type { QueueProducer } from '@ct/queue';
 import type { Logger } from '@ct/logging';
-import { nextPollDelay, quietDeferral } from './poll-cadence';
+import { nextPollDelay, quietDeferral, quietInterval } from './poll-cadence';
 
 /**
  * Polling of Replicate-run jobs (the safety net beside webhooks) and their clean-up once terminal.
@@ -38,8 +38,9 @@ export class ReplicateTracking {
     const webhooks = settings.webhooks_enabled && !!this.env.PUBLIC_URL;
     const cadence = { minMs: this.env.REPLICATE_POLL_MIN_MS, maxMs: this.env.REPLICATE_POLL_MAX_MS, quietMs: this.env.REPLICATE_POLL_WITH_WEBHOOKS_MS };
     if (webhooks) {
-      // Webhooks are flowing for this job: no call to Replicate, look again a quiet interval after the last one.
-      const wait = quietDeferral(await this.lastContactMs(job), Date.now(), cadence.quietMs);
+      // Webhooks are flowing for this job: no call to Replicate, look again once it has been quiet for long.
+      const contacts = await this.recentContactsMs(job);
+      const wait = quietDeferral(contacts[0] ?? null, Date.now(), quietInterval(contacts, cadence));
       if (wait > 0) return this.schedule(jobId, orgId, n + 1, wait);
     }
     let retryAfterMs: number | undefined;
@@ -68,12 +69,12 @@ export class ReplicateTracking {
     await this.producer.add('poll', { v: 1, jobId, orgId, n }, `poll-${jobId}-p${n}`, { delay });
   }
 
-  /** The last time Replicate was heard from about this job: its newest verified webhook, or its creation. */
-  private async lastContactMs(job: Job): Promise<number | null> {
-    const heard = await this.deliveries.lastAcceptedAt('replicate', job.id);
-    const created = (job.providerAttempt as { attemptedAt?: string } | null)?.attemptedAt;
-    const times = [heard?.getTime(), created ? Date.parse(created) : undefined].filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
-    return times.length ? Math.max(...times) : null;
+  /** When Replicate was last heard from about this job, newest first: its verified webhooks, or its creation. */
+  private async recentContactsMs(job: Job): Promise<number[]> {
+    const heard = (await this.deliveries.recentAcceptedAt('replicate', job.id)).map((d) => d.getTime());
+    if (heard.length) return heard;
+    const created = Date.parse((job.providerAttempt as { attemptedAt?: string } | null)?.attemptedAt ?? '');
+    return Number.isFinite(created) ? [created] : [];
   }
 
   /** Terminal: stop the run if it was cancelled here, settle the billed cost, delete the uploaded archive. */

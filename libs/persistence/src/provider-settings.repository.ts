@@ -52,10 +52,10 @@ export class WebhookDeliveryRepository {
     return (await this.prisma.webhookDelivery.count({ where: { provider, webhookId } })) > 0;
   }
 
-  /** When the job last received a verified (accepted) webhook from this provider; null if never. */
-  async lastAcceptedAt(provider: string, jobId: string): Promise<Date | null> {
-    const row = await this.prisma.webhookDelivery.findFirst({ where: { provider, jobId, accepted: true }, orderBy: { receivedAt: 'desc' }, select: { receivedAt: true } });
-    return row?.receivedAt ?? null;
+  /** When the job received its latest verified (accepted) webhooks from this provider, newest first. */
+  async recentAcceptedAt(provider: string, jobId: string, limit = 8): Promise<Date[]> {
+    const rows = await this.prisma.webhookDelivery.findMany({ where: { provider, jobId, accepted: true }, orderBy: { receivedAt: 'desc' }, take: limit, select: { receivedAt: true } });
+    return rows.map((r) => r.receivedAt);
   }
 
   recent(provider: string, limit = 50) {
