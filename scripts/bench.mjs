@@ -1,8 +1,9 @@
-// `npm run bench`: the packaging benchmark, then the submit benchmark, each in its own Node process with
-// its output forwarded. Both load the compiled code: run `npm run build` first. See docs/BENCHMARKS.md.
-//   BENCH_ONLY=packaging|submit   run just one of them
+// `npm run bench`: the packaging, submit and Replicate call-rate benchmarks, each in its own Node process
+// with its output forwarded. They load the compiled code: run `npm run build` first. See docs/BENCHMARKS.md.
+//   BENCH_ONLY=packaging|submit|replicate   run just one of them (replicate takes ~20 min at full size)
 //   BENCH_SIZES_MIB, BENCH_RUNS   packaging knobs (default 400,800 MiB, 3 runs)
 //   BENCH_JOBS, BENCH_CONCURRENCY, BENCH_WORKERS, ...   submit knobs (bench/submit/submit.bench.mjs)
+//   BENCH_JOBS, BENCH_WINDOW_S, BENCH_DROP, ...          replicate knobs (bench/replicate/replicate-calls.bench.mjs)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const benches = [
   { name: 'packaging', file: 'bench/packaging/packaging.bench.mjs' },
   { name: 'submit', file: 'bench/submit/submit.bench.mjs' },
+  { name: 'replicate', file: 'bench/replicate/replicate-calls.bench.mjs' },
 ];
 const only = process.env.BENCH_ONLY;
 if (only && !benches.some((b) => b.name === only)) {

@@ -46,7 +46,7 @@ runService('poller', logger, async () => {
   relay.start();
   const stops = [
     every(env.MONITOR_INTERVAL_MS, 'heartbeat monitor', logger, () => monitorWorkers(workers, env.WORKER_HEARTBEAT_TIMEOUT_MS, logger)),
-    every(env.RECONCILE_INTERVAL_MS, 'reconciler', logger, () => reconcileStuckJobs(prisma, env.RECONCILE_STUCK_AFTER_MS, logger, 2 * Math.max(env.REPLICATE_POLL_WITH_WEBHOOKS_MS, env.REPLICATE_POLL_MAX_MS))),
+    every(env.RECONCILE_INTERVAL_MS, 'reconciler', logger, () => reconcileStuckJobs(prisma, env.RECONCILE_STUCK_AFTER_MS, logger, 2 * Math.max(env.REPLICATE_POLL_WITH_WEBHOOKS_MS, env.REPLICATE_POLL_MAX_MS), (q) => producer.backlog(q))),
     every(3_600_000, 'outbox prune', logger, () => outbox.prune(24 * 3_600_000)),
   ];
   const server = await startHttp({

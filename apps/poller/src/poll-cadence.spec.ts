@@ -8,8 +8,11 @@ describe('poll cadence', () => {
     expect(delays).toEqual([5_000, 7_500, 11_250, 16_875, 25_312.5, 30_000, 30_000]);
   });
 
-  it('with webhooks and nothing new, waits the quiet interval', () => {
+  it('with webhooks and nothing new, waits the quiet interval, or the silence so far, up to quietMs', () => {
     expect(nextPollDelay({ webhooks: true, foundNews: false, n: 7 }, c)).toBe(300_000);
+    expect(nextPollDelay({ webhooks: true, foundNews: false, n: 7, quietMs: 60_000, silentForMs: 60_000 }, c)).toBe(60_000);
+    expect(nextPollDelay({ webhooks: true, foundNews: false, n: 7, quietMs: 60_000, silentForMs: 120_000 }, c)).toBe(120_000);
+    expect(nextPollDelay({ webhooks: true, foundNews: false, n: 7, quietMs: 60_000, silentForMs: 3_600_000 }, c)).toBe(300_000);
   });
 
   it('with webhooks, a poll that found news falls back to the no-webhook cadence', () => {

@@ -34,9 +34,19 @@ export function quietDeferral(lastContactMs: number | null, nowMs: number, quiet
   return Math.max(0, lastContactMs + quietMs - nowMs);
 }
 
-/** Delay before the next poll after one that reached the provider (or was refused with a retry-after). */
-export function nextPollDelay(args: { webhooks: boolean; foundNews: boolean; n: number; retryAfterMs?: number }, c: PollCadence): number {
+/**
+ * Delay before the next poll after one that reached the provider (or was refused with a retry-after).
+ * With webhooks and nothing new, the job is running but silent (validation, checkpointing): wait its quiet
+ * interval, or as long as it has already been silent if that is longer, capped at `quietMs`, so a long
+ * silence costs polls at growing gaps (1, 2, 4 ... quiet intervals), never more than one per `quietMs` in
+ * the end.
+ */
+export function nextPollDelay(
+  args: { webhooks: boolean; foundNews: boolean; n: number; retryAfterMs?: number; quietMs?: number; silentForMs?: number },
+  c: PollCadence,
+): number {
   const backoff = Math.min(c.minMs * 1.5 ** args.n, c.maxMs);
-  const base = args.webhooks && !args.foundNews ? c.quietMs : backoff;
+  const quiet = Math.min(c.quietMs, Math.max(args.quietMs ?? c.quietMs, args.silentForMs ?? 0));
+  const base = args.webhooks && !args.foundNews ? quiet : backoff;
   return Math.max(args.retryAfterMs ?? 0, base);
 }

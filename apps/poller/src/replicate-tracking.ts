@@ -37,10 +37,13 @@ export class ReplicateTracking {
     const { plugin, settings } = await this.plugins.forOrg(orgId);
     const webhooks = settings.webhooks_enabled && !!this.env.PUBLIC_URL;
     const cadence = { minMs: this.env.REPLICATE_POLL_MIN_MS, maxMs: this.env.REPLICATE_POLL_MAX_MS, quietMs: this.env.REPLICATE_POLL_WITH_WEBHOOKS_MS };
+    let contacts: number[] = [];
+    let quietMs = cadence.quietMs;
     if (webhooks) {
       // Webhooks are flowing for this job: no call to Replicate, look again once it has been quiet for long.
-      const contacts = await this.recentContactsMs(job);
-      const wait = quietDeferral(contacts[0] ?? null, Date.now(), quietInterval(contacts, cadence));
+      contacts = await this.recentContactsMs(job);
+      quietMs = quietInterval(contacts, cadence);
+      const wait = quietDeferral(contacts[0] ?? null, Date.now(), quietMs);
       if (wait > 0) return this.schedule(jobId, orgId, n + 1, wait);
     }
     let retryAfterMs: number | undefined;
@@ -61,7 +64,8 @@ export class ReplicateTracking {
       retryAfterMs = err.retryAfterMs ?? this.env.REPLICATE_POLL_MAX_MS;
       this.logger.warn({ jobId, retryAfterMs, err: err.message }, 'poll deferred');
     }
-    return this.schedule(jobId, orgId, n + 1, nextPollDelay({ webhooks, foundNews, n, retryAfterMs }, cadence));
+    const silentForMs = contacts[0] === undefined ? undefined : Date.now() - contacts[0];
+    return this.schedule(jobId, orgId, n + 1, nextPollDelay({ webhooks, foundNews, n, retryAfterMs, quietMs, silentForMs }, cadence));
   }
 
   private async schedule(jobId: string, orgId: string, n: number, delay: number): Promise<void> {

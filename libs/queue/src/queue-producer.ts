@@ -29,6 +29,12 @@ export class QueueProducer {
     await this.queue(name).add(name, parsed, { jobId, ...opts });
   }
 
+  /** Items of this queue not yet done: waiting, delayed, prioritized or being processed. */
+  async backlog(name: QueueName): Promise<number> {
+    const counts = await this.queue(name).getJobCounts('waiting', 'delayed', 'prioritized', 'active');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
