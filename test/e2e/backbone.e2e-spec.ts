@@ -1,5 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { createPrismaClient } from '@ct/persistence';
@@ -109,5 +110,34 @@ describe('backbone: submit → package → dispatch → local worker → outputs
     expect((await t.api(`/api/cloud/jobs/${id}`, { method: 'DELETE', key: other.token })).status).toBe(404);
     expect((await t.api(`/api/cloud/jobs/${id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await t.api(`/api/cloud/jobs/${id}`)).status).toBe(404);
+  });
+
+  it('uploads a large output as an S3 multipart upload through the gateway and indexes its checksum', async () => {
+    // A trainer that writes a 13 MiB model and its own SHA-256; this agent switches to multipart above 8 MiB (5 MiB parts).
+    const script = join(t.datasetRoot, '..', 'big-output-trainer.mjs');
+    writeFileSync(script, [
+      "import { createHash, randomBytes } from 'node:crypto';",
+      "import { writeFileSync } from 'node:fs';",
+      "import { join } from 'node:path';",
+      'const buf = randomBytes(13 * 1024 * 1024 + 7);',
+      "writeFileSync(join(process.env.CT_OUTPUT_DIR, 'model.bin'), buf);",
+      "writeFileSync(join(process.env.CT_OUTPUT_DIR, 'model.bin.sha256'), createHash('sha256').update(buf).digest('hex'));",
+      "console.log('wrote model.bin');",
+    ].join('\n'));
+    await t.startWorker('big', ['big-pool'], ['--multipart-threshold-mib', '8', '--part-size-mib', '5', '--trainer-cmd', `"${process.execPath}" "${script}"`]);
+    const job = await submit(t, { name: 'e2e-big-output', provider: 'worker', worker_requirements: { labels: ['big-pool'] }, config: {}, dataloader_config: [] });
+    const done = await eventually(async () => {
+      const j = await getJob(t, job.id as string);
+      return ['completed', 'failed', 'cancelled'].includes(j.status) ? j : null;
+    }, 60_000, 'big-output job to finish');
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+    const model = done.artifacts.find((a: { key: string }) => a.key.endsWith('/model.bin'));
+    expect(model.size).toBe(13 * 1024 * 1024 + 7);
+    const s3 = await s3For(t);
+    const expected = await (await s3.send(new GetObjectCommand({ Bucket: 'outputs', Key: `${model.key}.sha256` }))).Body!.transformToString();
+    const bytes = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'outputs', Key: model.key }))).Body!.transformToByteArray());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(expected);
+    expect(model.sha256).toBe(expected);
   });
 });

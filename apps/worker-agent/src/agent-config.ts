@@ -21,6 +21,9 @@ export const agentConfigSchema = z.object({
   logBatchMs: z.number().int().min(10).max(60_000),
   claimWaitMs: z.number().int().min(0).max(120_000),
   keepJobDirs: z.boolean(),
+  /** outputs larger than this go up as S3 multipart uploads of `partSizeMib` parts (S3: parts of 5 MiB to 5 GiB) */
+  multipartThresholdMib: z.number().int().min(5).max(5_120),
+  partSizeMib: z.number().int().min(5).max(5_120),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema> & {
@@ -57,6 +60,8 @@ export function buildProgram(): Command {
     .option('--log-batch-ms <ms>', 'max delay before a log batch is sent', intOption, 500)
     .option('--claim-wait-ms <ms>', 'long-poll wait of one claim request', intOption, 20_000)
     .option('--keep-job-dirs', 'keep job directories after the job ends (debugging)', false)
+    .option('--multipart-threshold-mib <mib>', 'upload output files larger than this as multipart uploads', intOption, 256)
+    .option('--part-size-mib <mib>', 'part size of multipart uploads', intOption, 64)
     .option('--log-level <level>', 'agent log level', 'info')
     .exitOverride();
 }
@@ -98,6 +103,8 @@ export function loadAgentConfig(argv: string[] = process.argv, env: NodeJS.Proce
     logBatchMs: opts.logBatchMs,
     claimWaitMs: opts.claimWaitMs,
     keepJobDirs: opts.keepJobDirs === true,
+    multipartThresholdMib: opts.multipartThresholdMib,
+    partSizeMib: opts.partSizeMib,
     logLevel: opts.logLevel,
   };
   const parsed = agentConfigSchema.safeParse(raw);

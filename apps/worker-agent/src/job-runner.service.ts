@@ -23,6 +23,8 @@ export interface JobRunnerDeps {
   cancelGraceMs: number;
   logBatchMs: number;
   keepJobDir: boolean;
+  /** bytes above which an output goes up as a multipart upload, and the part size */
+  multipart?: { thresholdBytes: number; partBytes: number };
   s3Factory?: (grant: ClaimedJob['storage']) => S3Client;
 }
 
@@ -123,7 +125,7 @@ export class JobRunner {
     let uploadError: string | null = null;
     if (this.abortReason) return this.finishAborted(exit);
     try {
-      const { files, bytes } = await uploadOutputs(this.s3, this.job.storage, ws.outputDir, (key, size) => this.log.debug({ key, size }, 'uploaded'));
+      const { files, bytes } = await uploadOutputs(this.s3, this.job.storage, ws.outputDir, (key, size) => this.log.debug({ key, size }, 'uploaded'), this.deps.multipart);
       this.reporter.log('system', `uploaded ${files} output files (${bytes} bytes)`);
     } catch (err) {
       uploadError = `uploading outputs failed: ${(err as Error).message}`;

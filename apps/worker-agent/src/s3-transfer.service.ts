@@ -15,8 +15,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /** Files above this go up in parts: single PUTs top out at 5 GiB and a retry would resend everything. */
-export const MULTIPART_THRESHOLD = 256 * 1024 * 1024;
-const PART_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_MULTIPART = { thresholdBytes: 256 * 1024 * 1024, partBytes: 64 * 1024 * 1024 };
+export type MultipartOptions = typeof DEFAULT_MULTIPART;
 
 export function createS3Client(grant: S3Grant): S3Client {
   return new S3Client({
@@ -56,13 +56,13 @@ export function outputKey(prefix: string, relPath: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix + rel : `${prefix}/${rel}`;
 }
 
-async function putMultipart(client: S3Client, bucket: string, key: string, file: string, size: number): Promise<void> {
+async function putMultipart(client: S3Client, bucket: string, key: string, file: string, size: number, partBytes: number): Promise<void> {
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   if (!UploadId) throw new Error(`multipart upload of ${key} got no upload id`);
   try {
     const parts: { ETag: string | undefined; PartNumber: number }[] = [];
-    for (let start = 0, n = 1; start < size; start += PART_SIZE, n++) {
-      const end = Math.min(size, start + PART_SIZE);
+    for (let start = 0, n = 1; start < size; start += partBytes, n++) {
+      const end = Math.min(size, start + partBytes);
       const body = createReadStream(file, { start, end: end - 1 });
       const res = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body, ContentLength: end - start }));
       parts.push({ ETag: res.ETag, PartNumber: n });
@@ -74,20 +74,26 @@ async function putMultipart(client: S3Client, bucket: string, key: string, file:
   }
 }
 
-export async function uploadFile(client: S3Client, bucket: string, key: string, file: string): Promise<number> {
+export async function uploadFile(client: S3Client, bucket: string, key: string, file: string, multipart: MultipartOptions = DEFAULT_MULTIPART): Promise<number> {
   const { size } = await stat(file);
-  if (size > MULTIPART_THRESHOLD) await putMultipart(client, bucket, key, file, size);
+  if (size > multipart.thresholdBytes) await putMultipart(client, bucket, key, file, size, multipart.partBytes);
   else await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: size }));
   return size;
 }
 
 /** Uploads every file under outputDir to outputBucket/outputPrefix; returns files and bytes sent. */
-export async function uploadOutputs(client: S3Client, grant: S3Grant, outputDir: string, onFile?: (key: string, bytes: number) => void): Promise<{ files: number; bytes: number }> {
+export async function uploadOutputs(
+  client: S3Client,
+  grant: S3Grant,
+  outputDir: string,
+  onFile?: (key: string, bytes: number) => void,
+  multipart: MultipartOptions = DEFAULT_MULTIPART,
+): Promise<{ files: number; bytes: number }> {
   let bytes = 0;
   const files = await listFiles(outputDir);
   for (const rel of files) {
     const key = outputKey(grant.outputPrefix, rel);
-    const size = await uploadFile(client, grant.outputBucket, key, join(outputDir, rel));
+    const size = await uploadFile(client, grant.outputBucket, key, join(outputDir, rel), multipart);
     bytes += size;
     onFile?.(key, size);
   }

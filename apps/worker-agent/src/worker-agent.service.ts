@@ -127,6 +127,7 @@ export class WorkerAgent {
       cancelGraceMs: c.cancelGraceMs,
       logBatchMs: c.logBatchMs,
       keepJobDir: c.keepJobDirs,
+      multipart: { thresholdBytes: c.multipartThresholdMib * 1024 * 1024, partBytes: c.partSizeMib * 1024 * 1024 },
       s3Factory: this.deps.s3Factory,
     };
   }

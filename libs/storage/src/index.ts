@@ -13,3 +13,4 @@ export * from './s3-uri';
 export * from './sigv4-verify';
 export * from './storage-driver';
 export * from './driver-factory';
+export * from './multipart-uploads';

@@ -10,7 +10,8 @@ import { S3Error, toS3Error } from './s3-errors';
 import { normalisePrefix, parseS3Path, type S3Route } from './s3-route';
 import { parseRawQuery, queryValue, type QueryMap } from './s3-uri';
 import { sendEmpty, sendXml } from './s3-response';
-import { errorXml, listBucketsXml, locationXml } from './s3-xml';
+import { completeMultipartXml, errorXml, initiateMultipartXml, listBucketsXml, listPartsXml, locationXml, parseCompleteMultipart } from './s3-xml';
+import { MultipartUploads } from './multipart-uploads';
 import { verifySigV4, type PayloadMode } from './sigv4-verify';
 import type { StorageDriver } from './storage-driver';
 
@@ -56,8 +57,10 @@ export interface S3HandlerDeps {
   /** Mount path; default '/api/cloud/storage'. */
   prefix?: string;
   region?: string;
-  /** Largest single PUT; default 5 GiB like S3. */
+  /** Largest single PUT or part; default 5 GiB like S3. */
   maxObjectBytes?: number;
+  /** Smallest part but the last of a multipart upload; default 5 MiB like S3 (tests lower it). */
+  minPartBytes?: number;
   now?: () => Date;
   logger?: StorageLogger;
 }
@@ -73,10 +76,15 @@ export interface S3Context {
   principal: S3Principal;
   payload: PayloadMode;
   deps: S3HandlerDeps;
+  multipart: MultipartUploads;
+  region: string;
 }
 
 // Query parameters that never select another operation (SDK markers, listing options, presign fields, overrides).
 const PLAIN_PARAMS = /^(x-id|list-type|prefix|delimiter|max-keys|continuation-token|start-after|encoding-type|fetch-owner|marker|x-amz-.*|response-.*)$/i;
+// Multipart upload operations on an object.
+const MULTIPART_PARAMS = /^(uploads|uploadId|partNumber)$/;
+const MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024;
 const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 
 /** Creates the framework-agnostic S3 endpoint; mount it before any body parser. */
@@ -84,6 +92,7 @@ export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
   const prefix = normalisePrefix(deps.prefix ?? '/api/cloud/storage');
   const region = deps.region ?? 'us-east-1';
   const now = deps.now ?? (() => new Date());
+  const multipart = new MultipartUploads(deps.driver, { minPartBytes: deps.minPartBytes, now });
 
   return async (req, res) => {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
@@ -103,8 +112,8 @@ export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
         region,
         now: now(),
       });
-      const ctx: S3Context = { req, res, query, deps, grants: verified.credential.grants, principal: verified.credential.principal, payload: verified.payload };
-      await dispatch(ctx, method, route, region);
+      const ctx: S3Context = { req, res, query, deps, grants: verified.credential.grants, principal: verified.credential.principal, payload: verified.payload, multipart, region };
+      await dispatch(ctx, method, route);
     } catch (err) {
       const e = toS3Error(err);
       const log = { requestId, method, status: e.status, code: e.code, bucket: route && route.kind !== 'service' ? route.bucket : undefined };
@@ -122,8 +131,10 @@ export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
   };
 }
 
-async function dispatch(ctx: S3Context, method: string, route: S3Route, region: string): Promise<void> {
-  const unknown = Object.keys(ctx.query).filter((k) => !PLAIN_PARAMS.test(k) && k !== 'location');
+async function dispatch(ctx: S3Context, method: string, route: S3Route): Promise<void> {
+  const { region } = ctx;
+  const objectMultipart = route.kind === 'object' && Object.keys(ctx.query).some((k) => MULTIPART_PARAMS.test(k));
+  const unknown = Object.keys(ctx.query).filter((k) => !PLAIN_PARAMS.test(k) && k !== 'location' && !(objectMultipart && MULTIPART_PARAMS.test(k)));
   if (unknown.length > 0) throw new S3Error('NotImplemented', `The ${unknown.join(', ')} operation is not implemented by this endpoint.`);
   if (route.kind === 'service') {
     if (method !== 'GET') throw new S3Error('MethodNotAllowed', 'Only GET is allowed on the service.');
@@ -142,7 +153,8 @@ async function dispatch(ctx: S3Context, method: string, route: S3Route, region: 
     if (queryValue(ctx.query, 'location') !== undefined) return sendXml(ctx.res, 200, locationXml(region));
     return handleList(ctx, bucket);
   }
-  if (ctx.req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'CopyObject is not implemented.');
+  if (ctx.req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'CopyObject and UploadPartCopy are not implemented.');
+  if (objectMultipart) return multipartOperation(ctx, method, route.bucket, route.key);
   switch (method) {
     case 'GET':
     case 'HEAD':
@@ -194,13 +206,12 @@ async function getObject(ctx: S3Context, bucket: string, key: string, head: bool
   await pipeline(obj.body, res);
 }
 
-async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
-  const { req, res, deps } = ctx;
-  if (!isAllowed(ctx.grants, 'write', bucket, key)) throw new DomainError('forbidden', 'Access Denied');
+/** Checks the declared length and returns the body as a stream verified against the signed hash / Content-MD5. */
+function checkedBody(ctx: S3Context, maxBytes: number): { body: ReturnType<typeof verifyBody>; contentLength: number } {
+  const { req } = ctx;
   const lengthHeader = req.headers['content-length'];
   if (lengthHeader === undefined || !/^\d+$/.test(lengthHeader)) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
   const contentLength = Number(lengthHeader);
-  const maxBytes = deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
   if (contentLength > maxBytes) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes.`);
   const md5 = req.headers['content-md5'];
   const body = verifyBody(req, {
@@ -209,10 +220,56 @@ async function putObject(ctx: S3Context, bucket: string, key: string): Promise<v
     sha256: ctx.payload.mode === 'sha256' ? ctx.payload.sha256 : undefined,
     md5Base64: typeof md5 === 'string' ? md5 : undefined,
   });
+  return { body, contentLength };
+}
+
+async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const { req, res, deps } = ctx;
+  if (!isAllowed(ctx.grants, 'write', bucket, key)) throw new DomainError('forbidden', 'Access Denied');
+  const { body, contentLength } = checkedBody(ctx, deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES);
   const put = await deps.driver.putObject(bucket, key, body, { contentLength, contentType: req.headers['content-type'] });
   await deps.onObjectWritten?.({ bucket, key, size: put.size, etag: put.etag, sha256: put.sha256, principal: ctx.principal });
   res.setHeader('ETag', put.etag);
   sendEmpty(res, 200);
+}
+
+/** CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload, ListParts. */
+async function multipartOperation(ctx: S3Context, method: string, bucket: string, key: string): Promise<void> {
+  const { res, deps, multipart, principal } = ctx;
+  if (!isAllowed(ctx.grants, 'write', bucket, key)) throw new DomainError('forbidden', 'Access Denied');
+  const uploadId = queryValue(ctx.query, 'uploadId');
+  if (uploadId === undefined) {
+    if (method !== 'POST' || queryValue(ctx.query, 'uploads') === undefined) throw new S3Error('InvalidRequest', 'A multipart request needs ?uploads (POST) or ?uploadId.');
+    const upload = await multipart.create(bucket, key, { contentType: ctx.req.headers['content-type'], orgId: principal.orgId });
+    return sendXml(res, 200, initiateMultipartXml(bucket, key, upload.uploadId));
+  }
+  const upload = await multipart.get(uploadId, bucket, key, principal.orgId);
+  switch (method) {
+    case 'PUT': {
+      const partNumber = Number(queryValue(ctx.query, 'partNumber'));
+      const { body, contentLength } = checkedBody(ctx, deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES);
+      const part = await multipart.uploadPart(upload, partNumber, body, contentLength);
+      res.setHeader('ETag', part.etag);
+      return sendEmpty(res, 200);
+    }
+    case 'POST': {
+      const { body } = checkedBody(ctx, MAX_COMPLETE_BODY_BYTES);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const requested = parseCompleteMultipart(Buffer.concat(chunks).toString('utf8'));
+      if (!requested) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+      const put = await multipart.complete(upload, requested);
+      await deps.onObjectWritten?.({ bucket, key, size: put.size, etag: put.etag, sha256: put.sha256, principal });
+      return sendXml(res, 200, completeMultipartXml(`/${bucket}/${key}`, bucket, key, put.etag));
+    }
+    case 'DELETE':
+      await multipart.abort(upload);
+      return sendEmpty(res, 204);
+    case 'GET':
+      return sendXml(res, 200, listPartsXml({ bucket, key, uploadId, parts: await multipart.listParts(upload) }));
+    default:
+      throw new S3Error('MethodNotAllowed', `${method} is not allowed on a multipart upload.`);
+  }
 }
 
 async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<void> {

@@ -79,3 +79,37 @@ export function locationXml(region: string): string {
   // S3 answers an empty LocationConstraint for us-east-1.
   return `${DECL}<LocationConstraint xmlns="${S3_XMLNS}">${region === 'us-east-1' ? '' : escapeXml(region)}</LocationConstraint>`;
 }
+
+export function initiateMultipartXml(bucket: string, key: string, uploadId: string): string {
+  return `${DECL}<InitiateMultipartUploadResult xmlns="${S3_XMLNS}">${el('Bucket', bucket)}${el('Key', key)}${el('UploadId', uploadId)}</InitiateMultipartUploadResult>`;
+}
+
+export function completeMultipartXml(location: string, bucket: string, key: string, etag: string): string {
+  return `${DECL}<CompleteMultipartUploadResult xmlns="${S3_XMLNS}">${el('Location', location)}${el('Bucket', bucket)}${el('Key', key)}${el('ETag', etag)}</CompleteMultipartUploadResult>`;
+}
+
+export function listPartsXml(input: { bucket: string; key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string; size: number; lastModified: Date }> }): string {
+  const parts = input.parts.map((p) => `<Part>${el('PartNumber', p.partNumber)}${el('LastModified', p.lastModified.toISOString())}${el('ETag', p.etag)}${el('Size', p.size)}</Part>`).join('');
+  return `${DECL}<ListPartsResult xmlns="${S3_XMLNS}">${el('Bucket', input.bucket)}${el('Key', input.key)}${el('UploadId', input.uploadId)}${el('StorageClass', 'STANDARD')}${el('MaxParts', 10000)}${el('IsTruncated', false)}${parts}</ListPartsResult>`;
+}
+
+/**
+ * The body of CompleteMultipartUpload: `<Part><PartNumber>n</PartNumber><ETag>"…"</ETag>…</Part>` entries
+ * (checksum elements are allowed and ignored). Null when it is not that document.
+ */
+export function parseCompleteMultipart(xml: string): Array<{ partNumber: number; etag: string }> | null {
+  if (!/<CompleteMultipartUpload[\s>]/.test(xml)) return null;
+  const parts: Array<{ partNumber: number; etag: string }> = [];
+  for (const m of xml.matchAll(/<Part>([\s\S]*?)<\/Part>/g)) {
+    const inner = m[1] ?? '';
+    const n = /<PartNumber>\s*(\d{1,5})\s*<\/PartNumber>/.exec(inner)?.[1];
+    const etag = /<ETag>([\s\S]*?)<\/ETag>/.exec(inner)?.[1];
+    if (n === undefined || etag === undefined) return null;
+    parts.push({ partNumber: Number(n), etag: unescapeXml(etag.trim()) });
+  }
+  return parts;
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(quot|amp|lt|gt|apos|#34);/g, (_m, e: string) => ({ quot: '"', amp: '&', lt: '<', gt: '>', apos: "'", '#34': '"' })[e] ?? '');
+}
