@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { AwsChunkedDecoder } from './aws-chunked';
 import { DomainError } from '@ct/job-domain';
 import { parseRangeHeader } from './byte-range';
 import { grantedBuckets, isAllowed, type Grant } from './grants';
@@ -209,12 +211,23 @@ async function getObject(ctx: S3Context, bucket: string, key: string, head: bool
 /** Checks the declared length and returns the body as a stream verified against the signed hash / Content-MD5. */
 function checkedBody(ctx: S3Context, maxBytes: number): { body: ReturnType<typeof verifyBody>; contentLength: number } {
   const { req } = ctx;
-  const lengthHeader = req.headers['content-length'];
-  if (lengthHeader === undefined || !/^\d+$/.test(lengthHeader)) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
+  const chunked = ctx.payload.mode === 'unsigned-trailer';
+  // An aws-chunked body announces its decoded size; Content-Length (if any) counts the chunk framing too.
+  const lengthHeader = chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length'];
+  if (typeof lengthHeader !== 'string' || !/^\d+$/.test(lengthHeader)) {
+    throw new S3Error('MissingContentLength', `You must provide the ${chunked ? 'x-amz-decoded-content-length' : 'Content-Length'} HTTP header.`);
+  }
   const contentLength = Number(lengthHeader);
   if (contentLength > maxBytes) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes.`);
   const md5 = req.headers['content-md5'];
-  const body = verifyBody(req, {
+  let source: Readable = req;
+  if (chunked) {
+    const trailer = req.headers['x-amz-trailer'];
+    const decoder = new AwsChunkedDecoder(typeof trailer === 'string' ? trailer : undefined);
+    req.on('error', (err) => decoder.destroy(err));
+    source = req.pipe(decoder);
+  }
+  const body = verifyBody(source, {
     contentLength,
     maxBytes,
     sha256: ctx.payload.mode === 'sha256' ? ctx.payload.sha256 : undefined,

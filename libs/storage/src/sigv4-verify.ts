@@ -25,7 +25,8 @@ export interface SigV4Options {
   maxSkewMs?: number;
 }
 
-export type PayloadMode = { mode: 'sha256'; sha256: string } | { mode: 'unsigned' };
+/** `unsigned-trailer`: an aws-chunked body with an optional checksum trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER). */
+export type PayloadMode = { mode: 'sha256'; sha256: string } | { mode: 'unsigned' } | { mode: 'unsigned-trailer' };
 
 export interface VerifiedSigV4<C> {
   accessKeyId: string;
@@ -100,8 +101,9 @@ function single(query: QueryMap, name: string): string | undefined {
 function checkPayloadHeader(value: string | undefined): PayloadMode {
   if (value === undefined) return { mode: 'sha256', sha256: EMPTY_SHA256 };
   if (value === 'UNSIGNED-PAYLOAD') return { mode: 'unsigned' };
+  if (value === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') return { mode: 'unsigned-trailer' };
   if (value.startsWith('STREAMING-')) {
-    fail('unsupported', `Chunked payload signing (${value}) is not supported; disable it in the client (e.g. boto3 payload_signing_enabled / request_checksum_calculation="when_required", AWS SDK requestChecksumCalculation: "WHEN_REQUIRED").`, 'NotImplemented');
+    fail('unsupported', `Signed aws-chunked payloads (${value}) are not supported; use unsigned payloads (boto3 over HTTPS and the AWS SDKs do by default) or a signed SHA-256 of the whole body.`, 'NotImplemented');
   }
   if (!/^[0-9a-f]{64}$/i.test(value)) fail('signature_invalid', 'x-amz-content-sha256 must be a hex SHA-256 or UNSIGNED-PAYLOAD.', 'InvalidArgument');
   return { mode: 'sha256', sha256: value.toLowerCase() };
