@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { credentialsFor, FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
+import { credentialsFor, errorOf, FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
 
 const sha256File = async (path: string): Promise<string> => {
   const h = createHash('sha256');
@@ -23,15 +23,6 @@ const sha256Stream = async (body: AsyncIterable<Uint8Array>): Promise<string> =>
   const h = createHash('sha256');
   for await (const chunk of body) h.update(chunk);
   return h.digest('hex');
-};
-const errorOf = async (p: Promise<unknown>): Promise<{ name: string; status?: number }> => {
-  try {
-    await p;
-    return { name: 'ok' };
-  } catch (e) {
-    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode };
-  }
 };
 
 /** Sends a raw signed request, bypassing SDK path normalisation. */

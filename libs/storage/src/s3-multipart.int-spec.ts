@@ -3,20 +3,11 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand,
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
+import { errorOf, FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
 import { MULTIPART_STAGING_BUCKET } from './multipart-uploads';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const errorOf = async (p: Promise<unknown>): Promise<{ name: string; status?: number }> => {
-  try {
-    await p;
-    return { name: 'ok' };
-  } catch (e) {
-    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode };
-  }
-};
 
 /** Multipart uploads the way boto3's upload_file and the AWS SDK send large files (S3 part rules: 5 MiB minimum). */
 describe.each(FIXTURES)('S3 multipart upload with the AWS SDK: %s driver', (_name, make) => {

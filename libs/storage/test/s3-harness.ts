@@ -137,3 +137,14 @@ export async function startHandlerServer(driver: StorageDriver, opts: { maxObjec
     },
   };
 }
+
+/** The SDK error's name and HTTP status, or {name: 'ok'} when the call succeeded. */
+export const errorOf = async (p: Promise<unknown>): Promise<{ name: string; status?: number }> => {
+  try {
+    await p;
+    return { name: 'ok' };
+  } catch (e) {
+    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, status: err.$metadata?.httpStatusCode };
+  }
+};
