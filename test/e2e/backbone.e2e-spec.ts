@@ -140,4 +140,26 @@ describe('backbone: submit → package → dispatch → local worker → outputs
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(expected);
     expect(model.sha256).toBe(expected);
   });
+
+  // Last: it stops the gateway.
+  it('stops the gateway at once on SIGTERM, ending open SSE streams and worker claim long-polls cleanly', async () => {
+    const events = await t.api('/api/events', { headers: { accept: 'text/event-stream' } });
+    const reader = events.body!.getReader();
+    await reader.read(); // the `ready` event: the stream is open
+    await new Promise((r) => setTimeout(r, 500)); // the idle worker agents are inside a claim long-poll
+    const gateway = t.procs['api-gateway']!;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => gateway.once('exit', (code, signal) => resolve({ code, signal })));
+    const started = Date.now();
+    gateway.kill('SIGTERM');
+    const streamEnded = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })();
+    const outcome = await Promise.race([Promise.all([exited, streamEnded]), new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    expect(outcome).not.toBeNull(); // before the fix the open stream kept the gateway alive until SIGKILL
+    const [exit] = outcome!;
+    // Nest re-raises the signal once closed, so the process ends "by SIGTERM": what matters is that it did so
+    // on its own, well inside the 5 s before a process manager (or stack.cjs) would SIGKILL it.
+    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
 });

@@ -13,10 +13,11 @@ import { ProvidersController } from './providers/providers.controller';
 import { ReplicateService } from './providers/replicate.service';
 import { WebhooksController } from './providers/webhooks.controller';
 import { S3CredentialsController } from './storage-proxy/s3-credentials.controller';
+import { Shutdown } from './common/shutdown';
 
 @Module({
   imports: [InfraModule],
   controllers: [HealthController, JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController, ProvidersController, WebhooksController],
-  providers: [JobsService, ReplicateService, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: ProblemFilter }],
+  providers: [JobsService, ReplicateService, Shutdown, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: ProblemFilter }],
 })
 export class AppModule {}

@@ -11,6 +11,7 @@ import { JobEventsHub } from '../events/job-events.hub';
 import { eventView, logView } from './job.view';
 import { JobsService } from './jobs.service';
 import { openSse } from './sse';
+import { Shutdown } from '../common/shutdown';
 
 const logsQuery = z
   .object({ follow: z.enum(['true', 'false', '1', '0']).optional(), after: z.string().regex(/^\d+$/).optional(), limit: z.coerce.number().int().min(1).max(5000).default(1000) })
@@ -21,7 +22,7 @@ const idParam = new ZodPipe(z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, 
 @ApiBearerAuth()
 @Controller('api/cloud/jobs')
 export class JobsController {
-  constructor(private readonly service: JobsService, private readonly jobs: JobRepository, private readonly hub: JobEventsHub) {}
+  constructor(private readonly service: JobsService, private readonly jobs: JobRepository, private readonly hub: JobEventsHub, private readonly shutdown: Shutdown) {}
 
   @Post()
   @HttpCode(202)
@@ -97,9 +98,10 @@ export class JobsController {
       res.json({ logs: lines.map(logView), next_after: lines.at(-1)?.id.toString() ?? after.toString() });
       return;
     }
-    const sse = openSse(res);
+    const sse = openSse(res, this.shutdown.signal);
     const abort = new AbortController();
     res.on('close', () => abort.abort());
+    const stop = AbortSignal.any([abort.signal, this.shutdown.signal]);
     while (!sse.closed()) {
       const lines = await this.jobs.logs(p.orgId, id, after, 500);
       for (const l of lines) sse.send('log', logView(l), l.id.toString());
@@ -112,7 +114,7 @@ export class JobsController {
         sse.send('end', { status: job?.status ?? 'deleted' });
         break;
       }
-      await this.hub.waitFor({ jobId: id }, 1_000, abort.signal);
+      await this.hub.waitFor({ jobId: id }, 1_000, stop);
     }
     sse.close();
   }

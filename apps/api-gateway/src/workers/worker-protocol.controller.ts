@@ -13,6 +13,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { CurrentWorker, WorkerAuth } from '../common/auth';
 import { ZodPipe } from '../common/zod.pipe';
+import { Shutdown } from '../common/shutdown';
 import { JobEventsHub } from '../events/job-events.hub';
 import { GATEWAY_ENV } from '../infra.tokens';
 
@@ -32,6 +33,7 @@ export class WorkerProtocolController {
     private readonly prisma: PrismaClient,
     private readonly hub: JobEventsHub,
     private readonly artifacts: ArtifactRepository,
+    private readonly shutdown: Shutdown,
   ) {
     this.masterKey = storageMasterKey(env);
   }
@@ -49,7 +51,9 @@ export class WorkerProtocolController {
     const deadline = Date.now() + Math.min(q.waitMs, this.env.WORKER_CLAIM_MAX_WAIT_MS);
     const abort = new AbortController();
     res.on('close', () => abort.abort());
-    while (!abort.signal.aborted) {
+    // A shutting-down gateway answers "nothing yet" at once; the agent claims again from the next instance.
+    const stop = AbortSignal.any([abort.signal, this.shutdown.signal]);
+    while (!stop.aborted) {
       const worker = (await this.workers.get(w.orgId, w.id));
       const claimed = await this.workers.claim(worker, this.env.WORKER_LEASE_TTL_MS);
       if (claimed) {
@@ -58,7 +62,7 @@ export class WorkerProtocolController {
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await this.hub.waitFor({ orgId: w.orgId }, Math.min(left, 2_000), abort.signal);
+      await this.hub.waitFor({ orgId: w.orgId }, Math.min(left, 2_000), stop);
     }
     if (!res.headersSent && !abort.signal.aborted) res.status(204).end();
   }
