@@ -154,7 +154,9 @@ describe('backbone: submit → package → dispatch → local worker → outputs
     const streamEnded = (async () => {
       for (;;) if ((await reader.read()).done) return true;
     })();
-    const outcome = await Promise.race([Promise.all([exited, streamEnded]), new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([Promise.all([exited, streamEnded]), new Promise<null>((r) => (timer = setTimeout(() => r(null), 10_000)))]);
+    clearTimeout(timer);
     expect(outcome).not.toBeNull(); // before the fix the open stream kept the gateway alive until SIGKILL
     const [exit] = outcome!;
     // Nest re-raises the signal once closed, so the process ends "by SIGTERM": what matters is that it did so
