@@ -2,7 +2,7 @@ import { loadEnvOrExit, storageEnv, storageMasterKey } from '@ct/config';
 import { createLogger } from '@ct/logging';
 import { ArtifactRepository, createPrismaClient } from '@ct/persistence';
 import { probe, runService, startHttp } from '@ct/queue';
-import { createS3Handler, createStorageDriver, storageConfigFromEnv } from '@ct/storage';
+import { createS3Handler, createStorageDriver, MultipartUploads, storageConfigFromEnv } from '@ct/storage';
 import { credentialResolver } from './credential-resolver';
 
 /** The S3-compatible endpoint (/api/cloud/storage/...) over the filesystem or MinIO, with the artifact index. */
@@ -32,7 +32,17 @@ runService('storage', logger, async () => {
     },
     (req, res) => void handler(req, res),
   );
+  // Multipart uploads never completed nor aborted are removed after a week, like an S3 lifecycle rule would.
+  const multipart = new MultipartUploads(driver);
+  const prune = () =>
+    multipart
+      .pruneStale(7 * 24 * 3600_000)
+      .then((n) => n && logger.info({ removed: n }, 'abandoned multipart uploads removed'))
+      .catch((err: Error) => logger.warn({ err: err.message }, 'pruning multipart uploads failed'));
+  const pruneTimer = setInterval(() => void prune(), 3600_000);
+  pruneTimer.unref();
   return async () => {
+    clearInterval(pruneTimer);
     await new Promise((r) => server.close(r));
     await prisma.$disconnect();
   };

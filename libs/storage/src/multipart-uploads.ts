@@ -67,16 +67,20 @@ export class MultipartUploads {
     if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
     let upload: MultipartUpload;
     try {
-      const obj = await this.driver.getObject(this.staging, recordKey(uploadId));
-      const chunks: Buffer[] = [];
-      for await (const c of obj.body) chunks.push(c as Buffer);
-      upload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as MultipartUpload;
+      upload = await this.readRecord(uploadId);
     } catch (e) {
       if (e instanceof DomainError && e.code === 'not_found') throw noSuchUpload();
       throw e;
     }
     if (upload.bucket !== bucket || upload.key !== key || upload.orgId !== orgId) throw noSuchUpload();
     return upload;
+  }
+
+  private async readRecord(uploadId: string): Promise<MultipartUpload> {
+    const obj = await this.driver.getObject(this.staging, recordKey(uploadId));
+    const chunks: Buffer[] = [];
+    for await (const c of obj.body) chunks.push(c as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as MultipartUpload;
   }
 
   async uploadPart(upload: MultipartUpload, partNumber: number, body: Readable, contentLength: number): Promise<{ etag: string; size: number }> {
@@ -128,6 +132,40 @@ export class MultipartUploads {
     const result = await this.driver.putObject(upload.bucket, upload.key, body, { contentLength, contentType: upload.contentType });
     await this.discard(upload.uploadId);
     return result;
+  }
+
+  /**
+   * Aborts uploads started more than `olderThanMs` ago and never completed nor aborted (S3 servers do this
+   * with a lifecycle rule). Returns how many were removed.
+   */
+  async pruneStale(olderThanMs: number): Promise<number> {
+    if (!(await this.driver.bucketExists(this.staging))) return 0;
+    const cutoff = (this.opts.now?.() ?? new Date()).getTime() - olderThanMs;
+    const stale: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.driver.listObjectsV2(this.staging, { prefix: '', delimiter: '/', maxKeys: 1000, continuationToken: token });
+      for (const folder of page.commonPrefixes) {
+        const uploadId = folder.replace(/\/$/, '');
+        if (!UPLOAD_ID.test(uploadId)) continue;
+        const initiated = await this.initiatedAt(uploadId);
+        if (initiated === null || initiated < cutoff) stale.push(uploadId);
+      }
+      token = page.isTruncated ? page.nextContinuationToken : undefined;
+    } while (token);
+    for (const id of stale) await this.discard(id);
+    return stale.length;
+  }
+
+  /** When the upload was started, from its record (or its newest part if the record is unreadable). */
+  private async initiatedAt(uploadId: string): Promise<number | null> {
+    try {
+      const t = Date.parse((await this.readRecord(uploadId)).initiated);
+      return Number.isFinite(t) ? t : null;
+    } catch {
+      const parts = await this.listParts({ uploadId } as MultipartUpload);
+      return parts.length ? Math.max(...parts.map((p) => p.lastModified.getTime())) : null;
+    }
   }
 
   async abort(upload: MultipartUpload): Promise<void> {

@@ -4,7 +4,7 @@ import {
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { errorOf, FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
-import { MULTIPART_STAGING_BUCKET } from './multipart-uploads';
+import { MULTIPART_STAGING_BUCKET, MultipartUploads } from './multipart-uploads';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -89,5 +89,18 @@ describe.each(FIXTURES)('S3 multipart upload with the AWS SDK: %s driver', (_nam
     expect(await errorOf(other.send(new UploadPartCommand({ Bucket, Key: 'org2/job2/x.bin', UploadId, PartNumber: 1, Body: Buffer.alloc(10) })))).toEqual({ name: 'NoSuchUpload', status: 404 });
     expect(await errorOf(part('org1/job1/other-key.bin', UploadId, 1, Buffer.alloc(10)))).toEqual({ name: 'NoSuchUpload', status: 404 });
     expect(await errorOf(part(Key, '../../etc/passwd', 1, Buffer.alloc(10)))).toEqual({ name: 'NoSuchUpload', status: 404 });
+  });
+
+  it('prunes uploads abandoned for longer than the limit, and only those', async () => {
+    const Key = 'org1/job1/abandoned.bin';
+    const UploadId = await start(Key);
+    await part(Key, UploadId, 1, randomBytes(1024));
+    const week = 7 * 24 * 3600_000;
+    expect(await new MultipartUploads(fx.driver).pruneStale(week)).toBe(0);
+    expect(await staged(UploadId)).toBe(2);
+    const eightDaysLater = new MultipartUploads(fx.driver, { now: () => new Date(Date.now() + 8 * 24 * 3600_000) });
+    expect(await eightDaysLater.pruneStale(week)).toBeGreaterThanOrEqual(1);
+    expect(await staged(UploadId)).toBe(0);
+    expect(await errorOf(part(Key, UploadId, 2, randomBytes(10)))).toEqual({ name: 'NoSuchUpload', status: 404 });
   });
 });
