@@ -160,14 +160,27 @@ describe('Replicate provider end to end: services as processes, the real client,
       const ds = makeDataset(t.datasetRoot, 'rep-cancel', join(t.datasetRoot, '..', 'outside-rep5'));
       const job = await submit(t, replicateJob(ds.dir));
       await eventually(async () => (await getJob(t, job.id as string)).status === 'running', 30_000, 'running on Replicate');
-      await new Promise((r) => setTimeout(r, 1_500));
+      // While it runs, the job shows the cost accrued so far (Replicate reports predict_time only at the end).
+      const accruing = await eventually(async () => {
+        const j = await getJob(t, job.id as string);
+        return j.status === 'running' && j.cost_usd > 0 ? j : null;
+      }, 15_000, 'cost accrued while running');
+      await new Promise((r) => setTimeout(r, 1_000));
+      const later = await getJob(t, job.id as string);
+      expect(later.cost_usd).toBeGreaterThan(accruing.cost_usd);
       expect((await t.api(`/api/cloud/jobs/${job.id}/cancel`, { method: 'POST' })).status).toBe(200);
       const cancelled = await eventually(async () => {
         const j = await getJob(t, job.id as string);
-        return j.status === 'cancelled' && j.cost_usd > 0 ? j : null;
-      }, 20_000, 'cost of the time used');
-      const pred = sim.predictions().find((p) => p.id === cancelled.external_id);
-      expect(pred?.status).toBe('canceled');
+        return j.status === 'cancelled' ? j : null;
+      }, 20_000, 'job cancelled');
+      const pred = await eventually(async () => {
+        const p = sim.predictions().find((x) => x.id === cancelled.external_id) as { status?: string; metrics?: { predict_time?: number } } | undefined;
+        return p?.status === 'canceled' ? p : null;
+      }, 20_000, 'prediction cancelled on Replicate');
+      // The cost of the time used: Replicate's billed seconds at the l40s price replace the accrual.
+      const billed = pred.metrics?.predict_time ?? 0;
+      expect(billed).toBeGreaterThan(1);
+      await eventually(async () => Math.abs((await getJob(t, job.id as string)).cost_usd - (billed * 3.5) / 3600) < 1e-5, 20_000, 'billed cost settled');
 
       const failing = await submit(t, replicateJob(ds.dir));
       const running = await eventually(async () => {

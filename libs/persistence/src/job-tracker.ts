@@ -99,6 +99,8 @@ export class JobTracker {
       if (fence !== undefined && job.leaseFence !== fence) return { applied: false, reason: 'stale_lease', job };
       if (job.status !== 'running' && job.status !== 'queued') return { applied: false, reason: 'wrong_state', job };
       const data: Prisma.JobUncheckedUpdateManyInput = { updatedAt: new Date(), ...extra };
+      // An accrued cost only grows: a late, older report must not lower what the job already shows.
+      if (typeof data.costMicros === 'bigint' && data.costMicros < job.costMicros) delete data.costMicros;
       if (r.progress) data.progress = mergeProgress(job.progress as JobProgress | null, r.progress, r.occurredAt) as object;
       await tx.job.updateMany({ where: { id: job.id, leaseFence: job.leaseFence, status: job.status }, data });
       if (note) await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, fromStatus: job.status, toStatus: job.status, reason: note } });

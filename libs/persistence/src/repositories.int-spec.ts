@@ -78,6 +78,20 @@ describe('repositories on real Postgres', () => {
     expect(applied).toHaveLength(1);
   });
 
+  it('lets a provider\'s accrued cost only grow while running, and the billed cost settle it at the end', async () => {
+    const a = await makeOrg(prisma);
+    const job = await queuedJob(a.orgId, { provider: 'replicate' });
+    const report = (kind: 'progress' | 'completed', costMicros: string) =>
+      tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'webhook', kind, costMicros, occurredAt: new Date().toISOString() });
+    await report('progress', '100');
+    await report('progress', '50'); // an older delivery applied late
+    expect((await jobs.find(a.orgId, job.id))?.costMicros).toBe(100n);
+    await report('progress', '150');
+    expect((await jobs.find(a.orgId, job.id))?.costMicros).toBe(150n);
+    await report('completed', '120'); // the billed seconds are the truth once the run ended
+    expect(await jobs.find(a.orgId, job.id)).toMatchObject({ status: 'completed', costMicros: 120n });
+  });
+
   it('hands one job to exactly one of two workers claiming at once, and fences out the loser', async () => {
     const a = await makeOrg(prisma);
     const job = await queuedJob(a.orgId);

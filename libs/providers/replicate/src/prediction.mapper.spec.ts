@@ -45,6 +45,16 @@ describe('prediction mapper', () => {
     });
   });
 
+  it('shows the cost accrued so far while processing: seconds since started_at at the profile price', () => {
+    const now = Date.parse('2025-01-01T01:00:00.000Z');
+    const running = { id: 'p3', status: 'processing', model: 'simpletuner/advanced-trainer-l40s-x4', started_at: '2025-01-01T00:00:00.000000Z', metrics: {} };
+    const s = statusOfPrediction(running, undefined, now);
+    expect(s.costMicros).toBe(14_000_000n); // 1 h x 4 x $3.50
+    expect(s).not.toHaveProperty('billedSeconds'); // not billed yet: only an accrual
+    expect(statusOfPrediction({ ...running, started_at: '2025-01-01T01:00:05.000000Z' }, undefined, now).costMicros).toBe(0n); // clock skew
+    expect(statusOfPrediction({ id: 'p4', status: 'starting', model: running.model }, undefined, now).costMicros).toBeNull(); // setup is free
+  });
+
   it('tolerates the fields a create response leaves out', () => {
     const s = statusOfPrediction({ id: 'p2', status: 'starting' });
     expect(s).toMatchObject({ status: 'queued', logs: '', output: null, costMicros: null, progress: null });

@@ -72,10 +72,16 @@ function errorText(error: unknown): string | null {
   return typeof error === 'string' ? error : JSON.stringify(error);
 }
 
-/** A prediction in our terms; shared by getJobStatus, listJobs and the webhook path. */
-export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides): ReplicateJobStatus {
+/**
+ * A prediction in our terms; shared by getJobStatus, listJobs and the webhook path. Cost: the billed seconds
+ * (`metrics.predict_time`) once Replicate reports them; while it is processing, the seconds since
+ * `started_at` (what predict_time will count), so a running job shows the cost accrued so far.
+ */
+export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides, nowMs = Date.now()): ReplicateJobStatus {
   const error = errorText(p.error);
   const billed = p.metrics?.predict_time;
+  const started = p.started_at ? Date.parse(p.started_at) : NaN;
+  const accrued = typeof billed !== 'number' && p.status === 'processing' && Number.isFinite(started) ? Math.max(0, (nowMs - started) / 1000) : undefined;
   const profile = profileOfModel(p.model);
   const logs = p.logs ?? '';
   const input = (p.input ?? {}) as Record<string, unknown>;
@@ -90,7 +96,7 @@ export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides
     output: p.output ?? null,
     progress: progressFromLogs(logs),
     profile: profile?.profile ?? null,
-    costMicros: profile && typeof billed === 'number' ? costOf(profile.profile, billed, overrides) : null,
+    costMicros: profile && typeof billed === 'number' ? costOf(profile.profile, billed, overrides) : profile && accrued !== undefined ? costOf(profile.profile, accrued, overrides) : null,
     createdAt: p.created_at ?? null,
     startedAt: p.started_at ?? null,
     completedAt: p.completed_at ?? null,
