@@ -134,25 +134,43 @@ export class MultipartUploads {
     return result;
   }
 
+  /** Open uploads of one organisation in one bucket whose keys start with `prefix`, oldest first. */
+  async list(bucket: string, orgId: string, prefix = ''): Promise<MultipartUpload[]> {
+    const out: MultipartUpload[] = [];
+    for (const uploadId of await this.uploadIds()) {
+      const upload = await this.readRecord(uploadId).catch(() => null);
+      if (upload && upload.bucket === bucket && upload.orgId === orgId && upload.key.startsWith(prefix)) out.push(upload);
+    }
+    return out.sort((a, b) => a.initiated.localeCompare(b.initiated));
+  }
+
+  /** Every upload folder in the staging bucket. */
+  private async uploadIds(): Promise<string[]> {
+    if (!(await this.driver.bucketExists(this.staging))) return [];
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.driver.listObjectsV2(this.staging, { prefix: '', delimiter: '/', maxKeys: 1000, continuationToken: token });
+      for (const folder of page.commonPrefixes) {
+        const id = folder.replace(/\/$/, '');
+        if (UPLOAD_ID.test(id)) ids.push(id);
+      }
+      token = page.isTruncated ? page.nextContinuationToken : undefined;
+    } while (token);
+    return ids;
+  }
+
   /**
    * Aborts uploads started more than `olderThanMs` ago and never completed nor aborted (S3 servers do this
    * with a lifecycle rule). Returns how many were removed.
    */
   async pruneStale(olderThanMs: number): Promise<number> {
-    if (!(await this.driver.bucketExists(this.staging))) return 0;
     const cutoff = (this.opts.now?.() ?? new Date()).getTime() - olderThanMs;
     const stale: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.driver.listObjectsV2(this.staging, { prefix: '', delimiter: '/', maxKeys: 1000, continuationToken: token });
-      for (const folder of page.commonPrefixes) {
-        const uploadId = folder.replace(/\/$/, '');
-        if (!UPLOAD_ID.test(uploadId)) continue;
-        const initiated = await this.initiatedAt(uploadId);
-        if (initiated === null || initiated < cutoff) stale.push(uploadId);
-      }
-      token = page.isTruncated ? page.nextContinuationToken : undefined;
-    } while (token);
+    for (const uploadId of await this.uploadIds()) {
+      const initiated = await this.initiatedAt(uploadId);
+      if (initiated === null || initiated < cutoff) stale.push(uploadId);
+    }
     for (const id of stale) await this.discard(id);
     return stale.length;
   }

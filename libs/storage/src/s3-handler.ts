@@ -12,7 +12,7 @@ import { S3Error, toS3Error } from './s3-errors';
 import { normalisePrefix, parseS3Path, type S3Route } from './s3-route';
 import { parseRawQuery, queryValue, type QueryMap } from './s3-uri';
 import { sendEmpty, sendXml } from './s3-response';
-import { completeMultipartXml, errorXml, initiateMultipartXml, listBucketsXml, listPartsXml, locationXml, parseCompleteMultipart } from './s3-xml';
+import { completeMultipartXml, errorXml, initiateMultipartXml, listBucketsXml, listMultipartUploadsXml, listPartsXml, locationXml, parseCompleteMultipart } from './s3-xml';
 import { MultipartUploads } from './multipart-uploads';
 import { verifySigV4, type PayloadMode } from './sigv4-verify';
 import type { StorageDriver } from './storage-driver';
@@ -86,6 +86,8 @@ export interface S3Context {
 const PLAIN_PARAMS = /^(x-id|list-type|prefix|delimiter|max-keys|continuation-token|start-after|encoding-type|fetch-owner|marker|x-amz-.*|response-.*)$/i;
 // Multipart upload operations on an object.
 const MULTIPART_PARAMS = /^(uploads|uploadId|partNumber)$/;
+// ListMultipartUploads on a bucket (markers are accepted; every matching upload fits one page).
+const LIST_UPLOADS_PARAMS = /^(uploads|key-marker|upload-id-marker|max-uploads)$/;
 const MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024;
 const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 
@@ -136,7 +138,10 @@ export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
 async function dispatch(ctx: S3Context, method: string, route: S3Route): Promise<void> {
   const { region } = ctx;
   const objectMultipart = route.kind === 'object' && Object.keys(ctx.query).some((k) => MULTIPART_PARAMS.test(k));
-  const unknown = Object.keys(ctx.query).filter((k) => !PLAIN_PARAMS.test(k) && k !== 'location' && !(objectMultipart && MULTIPART_PARAMS.test(k)));
+  const listUploads = route.kind === 'bucket' && method === 'GET' && queryValue(ctx.query, 'uploads') !== undefined;
+  const known = (k: string): boolean =>
+    PLAIN_PARAMS.test(k) || k === 'location' || (objectMultipart && MULTIPART_PARAMS.test(k)) || (listUploads && LIST_UPLOADS_PARAMS.test(k));
+  const unknown = Object.keys(ctx.query).filter((k) => !known(k));
   if (unknown.length > 0) throw new S3Error('NotImplemented', `The ${unknown.join(', ')} operation is not implemented by this endpoint.`);
   if (route.kind === 'service') {
     if (method !== 'GET') throw new S3Error('MethodNotAllowed', 'Only GET is allowed on the service.');
@@ -153,6 +158,12 @@ async function dispatch(ctx: S3Context, method: string, route: S3Route): Promise
     }
     if (method !== 'GET') throw new S3Error('NotImplemented', 'Bucket operations other than listing are not implemented.');
     if (queryValue(ctx.query, 'location') !== undefined) return sendXml(ctx.res, 200, locationXml(region));
+    if (listUploads) {
+      // The MinIO client asks before every large upload (to resume one); only uploads the caller could write.
+      const prefix = queryValue(ctx.query, 'prefix') ?? '';
+      const uploads = (await ctx.multipart.list(bucket, ctx.principal.orgId, prefix)).filter((u) => isAllowed(ctx.grants, 'write', bucket, u.key));
+      return sendXml(ctx.res, 200, listMultipartUploadsXml({ bucket, prefix, uploads, owner: ctx.principal.orgId }));
+    }
     return handleList(ctx, bucket);
   }
   if (ctx.req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'CopyObject and UploadPartCopy are not implemented.');

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Client as MinioClient } from 'minio';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, ListMultipartUploadsCommand, ListPartsCommand,
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { errorOf, FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
+import { credentialsFor, errorOf, FIXTURES, startHandlerServer, type DriverFixture, type HandlerServer } from '../test/s3-harness';
 import { MULTIPART_STAGING_BUCKET, MultipartUploads } from './multipart-uploads';
 
 const MiB = 1024 * 1024;
@@ -91,6 +93,16 @@ describe.each(FIXTURES)('S3 multipart upload with the AWS SDK: %s driver', (_nam
     expect(await errorOf(part(Key, '../../etc/passwd', 1, Buffer.alloc(10)))).toEqual({ name: 'NoSuchUpload', status: 404 });
   });
 
+  it('lists open uploads to their own tenant only', async () => {
+    const Key = 'org1/job1/open.bin';
+    const UploadId = await start(Key);
+    const mine = await s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: 'org1/job1/open' }));
+    expect(mine.Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([[Key, UploadId]]);
+    const theirs = await srv.client('job2').send(new ListMultipartUploadsCommand({ Bucket }));
+    expect(theirs.Uploads ?? []).toEqual([]);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+  });
+
   it('prunes uploads abandoned for longer than the limit, and only those', async () => {
     const Key = 'org1/job1/abandoned.bin';
     const UploadId = await start(Key);
@@ -102,5 +114,39 @@ describe.each(FIXTURES)('S3 multipart upload with the AWS SDK: %s driver', (_nam
     expect(await eightDaysLater.pruneStale(week)).toBeGreaterThanOrEqual(1);
     expect(await staged(UploadId)).toBe(0);
     expect(await errorOf(part(Key, UploadId, 2, randomBytes(10)))).toEqual({ name: 'NoSuchUpload', status: 404 });
+  });
+});
+
+/**
+ * The MinIO client (minio-js) uploads large streams as multipart, asking ListMultipartUploads first to resume
+ * an earlier upload of the same key. It has no notion of a path prefix, so this endpoint is mounted at '/'.
+ */
+describe('S3 multipart upload with the MinIO client (fs driver, endpoint at the root)', () => {
+  let fx: DriverFixture;
+  let srv: HandlerServer;
+  beforeAll(async () => {
+    fx = await FIXTURES[0]![1]();
+    srv = await startHandlerServer(fx.driver, { prefix: '/' });
+  });
+  afterAll(async () => {
+    await srv.close();
+    await fx.close();
+  });
+
+  it('puts a 12 MiB stream in 5 MiB parts and reads it back intact', async () => {
+    const creds = credentialsFor('job1');
+    const minio = new MinioClient({ endPoint: '127.0.0.1', port: srv.port, useSSL: false, accessKey: creds.accessKeyId, secretKey: creds.secretAccessKey, region: 'us-east-1', pathStyle: true, partSize: 5 * 1024 * 1024 });
+    const data = randomBytes(12 * 1024 * 1024 + 5);
+    await minio.putObject('outputs', 'org1/job1/minio.bin', Readable.from([data.subarray(0, 7_000_000), data.subarray(7_000_000)]), data.length);
+    const chunks: Buffer[] = [];
+    for await (const c of await minio.getObject('outputs', 'org1/job1/minio.bin')) chunks.push(c as Buffer);
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+    expect(srv.written.find((w) => w.key === 'org1/job1/minio.bin')?.sha256).toBe(sha256(data));
+    // Nothing is left open afterwards.
+    const open = await new Promise<unknown[]>((resolve, reject) => {
+      const items: unknown[] = [];
+      minio.listIncompleteUploads('outputs', 'org1/', true).on('data', (u) => items.push(u)).on('end', () => resolve(items)).on('error', reject);
+    });
+    expect(open).toEqual([]);
   });
 });

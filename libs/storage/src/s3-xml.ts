@@ -113,3 +113,11 @@ export function parseCompleteMultipart(xml: string): Array<{ partNumber: number;
 function unescapeXml(text: string): string {
   return text.replace(/&(quot|amp|lt|gt|apos|#34);/g, (_m, e: string) => ({ quot: '"', amp: '&', lt: '<', gt: '>', apos: "'", '#34': '"' })[e] ?? '');
 }
+
+export function listMultipartUploadsXml(input: { bucket: string; prefix: string; uploads: Array<{ key: string; uploadId: string; initiated: string }>; owner: string }): string {
+  const owner = `${el('ID', input.owner)}${el('DisplayName', input.owner)}`;
+  const uploads = input.uploads
+    .map((u) => `<Upload>${el('Key', u.key)}${el('UploadId', u.uploadId)}<Initiator>${owner}</Initiator><Owner>${owner}</Owner>${el('StorageClass', 'STANDARD')}${el('Initiated', u.initiated)}</Upload>`)
+    .join('');
+  return `${DECL}<ListMultipartUploadsResult xmlns="${S3_XMLNS}">${el('Bucket', input.bucket)}<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>${el('Prefix', input.prefix)}${el('MaxUploads', 1000)}${el('IsTruncated', false)}${uploads}</ListMultipartUploadsResult>`;
+}

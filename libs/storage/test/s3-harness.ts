@@ -90,11 +90,13 @@ export interface HandlerServer {
   close(): Promise<void>;
 }
 
-export async function startHandlerServer(driver: StorageDriver, opts: { maxObjectBytes?: number } = {}): Promise<HandlerServer> {
+export async function startHandlerServer(driver: StorageDriver, opts: { maxObjectBytes?: number; prefix?: string } = {}): Promise<HandlerServer> {
   const written: ObjectWrittenInfo[] = [];
+  const prefix = opts.prefix ?? '/api/cloud/storage';
   const handler = createS3Handler({
     driver,
     resolveCredential,
+    prefix,
     maxObjectBytes: opts.maxObjectBytes,
     logger: {
       info: () => undefined,
@@ -110,7 +112,7 @@ export async function startHandlerServer(driver: StorageDriver, opts: { maxObjec
   const server: Server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const endpoint = `http://127.0.0.1:${port}/api/cloud/storage`;
+  const endpoint = `http://127.0.0.1:${port}${prefix === '/' ? '' : prefix}`;
   const clients: S3Client[] = [];
   return {
     port,
