@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
+import { Client as MinioClient } from 'minio';
 import { createPrismaClient } from '@ct/persistence';
 import { eventually, makeOrg, startTestStack, type TestStack } from '@ct/testing';
 import { getJob, json, makeDataset, s3For, submit } from './helpers';
@@ -84,6 +85,13 @@ describe('backbone: submit → package → dispatch → local worker → outputs
     const bytes = Buffer.from(await obj.Body!.transformToByteArray());
     expect(bytes.length).toBe(model.size);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(model.sha256);
+    // The MinIO client (no path prefix possible) reads it from the storage service's root mount.
+    const creds = await json<{ access_key_id: string; secret_access_key: string; region: string }>(await t.api('/api/auth/s3-credentials'));
+    const storage = new URL(t.storageUrl);
+    const minio = new MinioClient({ endPoint: storage.hostname, port: Number(storage.port), useSSL: false, accessKey: creds.access_key_id, secretKey: creds.secret_access_key, region: creds.region, pathStyle: true });
+    const viaMinio: Buffer[] = [];
+    for await (const c of await minio.getObject('outputs', model.key)) viaMinio.push(c as Buffer);
+    expect(createHash('sha256').update(Buffer.concat(viaMinio)).digest('hex')).toBe(model.sha256);
     const headerLen = Number(bytes.readBigUInt64LE(0));
     expect(JSON.parse(bytes.subarray(8, 8 + headerLen).toString())).toBeTruthy();
 

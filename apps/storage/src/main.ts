@@ -15,6 +15,8 @@ runService('storage', logger, async () => {
   const driver = await createStorageDriver(storageConfigFromEnv(env));
   const handler = createS3Handler({
     driver,
+    // The gateway forwards /api/cloud/storage; the root serves clients that take no path (the MinIO client).
+    prefix: ['/api/cloud/storage', '/'],
     region: env.S3_REGION,
     maxObjectBytes: env.MAX_OBJECT_BYTES,
     logger,

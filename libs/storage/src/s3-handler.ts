@@ -56,8 +56,11 @@ export interface S3HandlerDeps {
   resolveCredential(accessKeyId: string): Promise<ResolvedCredential | null>;
   onObjectWritten?(info: ObjectWrittenInfo): Promise<void>;
   onObjectDeleted?(info: ObjectDeletedInfo): Promise<void>;
-  /** Mount path; default '/api/cloud/storage'. */
-  prefix?: string;
+  /**
+   * Mount path(s); default '/api/cloud/storage'. Several are tried longest first, so ['/api/cloud/storage', '/']
+   * serves both the gateway's path and a host root (for clients that take no path, like the MinIO client).
+   */
+  prefix?: string | string[];
   region?: string;
   /** Largest single PUT or part; default 5 GiB like S3. */
   maxObjectBytes?: number;
@@ -93,7 +96,7 @@ const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 
 /** Creates the framework-agnostic S3 endpoint; mount it before any body parser. */
 export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
-  const prefix = normalisePrefix(deps.prefix ?? '/api/cloud/storage');
+  const prefixes = (Array.isArray(deps.prefix) ? deps.prefix : [deps.prefix ?? '/api/cloud/storage']).map(normalisePrefix).sort((a, b) => b.length - a.length);
   const region = deps.region ?? 'us-east-1';
   const now = deps.now ?? (() => new Date());
   const multipart = new MultipartUploads(deps.driver, { minPartBytes: deps.minPartBytes, now });
@@ -109,7 +112,7 @@ export function createS3Handler(deps: S3HandlerDeps): S3RequestHandler {
     const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
     let route: S3Route | null = null;
     try {
-      route = parseS3Path(rawPath, prefix);
+      for (const p of prefixes) if ((route = parseS3Path(rawPath, p))) break;
       if (!route) throw new S3Error('InvalidRequest', 'The path is not under the storage endpoint.');
       const query = parseRawQuery(rawQuery);
       const verified = await verifySigV4({ method, path: rawPath, query: rawQuery, headers: req.headers }, (id) => deps.resolveCredential(id), {

@@ -90,7 +90,7 @@ export interface HandlerServer {
   close(): Promise<void>;
 }
 
-export async function startHandlerServer(driver: StorageDriver, opts: { maxObjectBytes?: number; prefix?: string } = {}): Promise<HandlerServer> {
+export async function startHandlerServer(driver: StorageDriver, opts: { maxObjectBytes?: number; prefix?: string | string[] } = {}): Promise<HandlerServer> {
   const written: ObjectWrittenInfo[] = [];
   const prefix = opts.prefix ?? '/api/cloud/storage';
   const handler = createS3Handler({
@@ -112,7 +112,9 @@ export async function startHandlerServer(driver: StorageDriver, opts: { maxObjec
   const server: Server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const endpoint = `http://127.0.0.1:${port}${prefix === '/' ? '' : prefix}`;
+  // The SDK clients use the first mount path.
+  const first = Array.isArray(prefix) ? prefix[0] ?? '/' : prefix;
+  const endpoint = `http://127.0.0.1:${port}${first === '/' ? '' : first}`;
   const clients: S3Client[] = [];
   return {
     port,

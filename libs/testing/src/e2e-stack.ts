@@ -19,6 +19,8 @@ export { freePort };
 
 export interface TestStack {
   gatewayUrl: string;
+  /** the storage service itself (its S3 endpoint is also mounted at the root) */
+  storageUrl: string;
   adminKey: string;
   stateDir: string;
   datasetRoot: string;
@@ -56,6 +58,7 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   const workers: ChildProcess[] = [];
   const t: TestStack = {
     gatewayUrl: services.gatewayUrl,
+    storageUrl: services.env.STORAGE_URL ?? '',
     adminKey,
     stateDir,
     datasetRoot,
