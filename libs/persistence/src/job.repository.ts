@@ -131,16 +131,19 @@ export class JobRepository {
    * Providers return the whole log each time; store only the lines past what we already have. The counter
    * is compare-and-set, so a webhook and a poll racing with the same log store it once.
    */
-  async appendProviderLogLines(orgId: string, jobId: string, allLines: string[]): Promise<number> {
-    return this.prisma.$transaction(async (tx) => {
-      const job = await tx.job.findFirst({ where: { id: jobId, orgId }, select: { providerLogLines: true } });
-      if (!job || allLines.length <= job.providerLogLines) return 0;
-      const fresh = allLines.slice(job.providerLogLines);
-      const { count } = await tx.job.updateMany({ where: { id: jobId, providerLogLines: job.providerLogLines }, data: { providerLogLines: allLines.length } });
-      if (count !== 1) return 0;
-      await tx.jobLog.createMany({ data: fresh.map((line) => ({ orgId, jobId, stream: 'provider', line: line.slice(0, 16_384) })) });
-      return fresh.length;
-    });
+  /**
+   * Stores the lines of a provider's full log text that are new since the last call (the provider sends
+   * all of it each time). Runs in `tx` when given, so the caller can commit it with other work.
+   */
+  async appendProviderLogLines(orgId: string, jobId: string, allLines: string[], tx?: Tx): Promise<number> {
+    if (!tx) return this.prisma.$transaction((t) => this.appendProviderLogLines(orgId, jobId, allLines, t));
+    const job = await tx.job.findFirst({ where: { id: jobId, orgId }, select: { providerLogLines: true } });
+    if (!job || allLines.length <= job.providerLogLines) return 0;
+    const fresh = allLines.slice(job.providerLogLines);
+    const { count } = await tx.job.updateMany({ where: { id: jobId, providerLogLines: job.providerLogLines }, data: { providerLogLines: allLines.length } });
+    if (count !== 1) return 0;
+    await tx.jobLog.createMany({ data: fresh.map((line) => ({ orgId, jobId, stream: 'provider', line: line.slice(0, 16_384) })) });
+    return fresh.length;
   }
 
   async appendLogs(orgId: string, jobId: string, lines: Array<{ stream: string; line: string; ts?: Date }>): Promise<void> {

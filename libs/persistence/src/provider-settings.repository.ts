@@ -48,6 +48,11 @@ export class WebhookDeliveryRepository {
     }
   }
 
+  /** Drops an accepted delivery whose effect could not be applied, so the provider's retry is not taken for a replay. */
+  async forget(provider: string, webhookId: string): Promise<void> {
+    await this.prisma.webhookDelivery.deleteMany({ where: { provider, webhookId, accepted: true } });
+  }
+
   async seen(provider: string, webhookId: string): Promise<boolean> {
     return (await this.prisma.webhookDelivery.count({ where: { provider, webhookId } })) > 0;
   }

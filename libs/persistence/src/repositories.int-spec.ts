@@ -4,6 +4,7 @@ import { createPrismaClient, type PrismaClient } from './prisma';
 import { JobRepository } from './job.repository';
 import { JobTracker } from './job-tracker';
 import { WorkerRepository } from './worker.repository';
+import { WebhookDeliveryRepository } from './provider-settings.repository';
 
 describe('repositories on real Postgres', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -90,6 +91,21 @@ describe('repositories on real Postgres', () => {
     expect((await jobs.find(a.orgId, job.id))?.costMicros).toBe(150n);
     await report('completed', '120'); // the billed seconds are the truth once the run ended
     expect(await jobs.find(a.orgId, job.id)).toMatchObject({ status: 'completed', costMicros: 120n });
+  });
+
+  it('records a webhook id once (a replay is refused), lists a job\'s newest deliveries first, and forgets one on request', async () => {
+    const deliveries = new WebhookDeliveryRepository(prisma);
+    const a = await makeOrg(prisma);
+    const { job } = await jobs.create(newJobInput(a.orgId));
+    const accept = (id: string) => deliveries.record({ provider: 'replicate', webhookId: id, orgId: a.orgId, jobId: job.id, accepted: true, reason: 'verified' });
+    expect(await accept('msg_1')).toBe(true);
+    expect(await accept('msg_1')).toBe(false);
+    expect(await accept('msg_2')).toBe(true);
+    const recent = await deliveries.recentAcceptedAt('replicate', job.id);
+    expect(recent).toHaveLength(2);
+    expect(recent[0]!.getTime()).toBeGreaterThanOrEqual(recent[1]!.getTime());
+    await deliveries.forget('replicate', 'msg_1');
+    expect(await accept('msg_1')).toBe(true); // the provider's retry of an unapplied delivery is processed
   });
 
   it('hands one job to exactly one of two workers claiming at once, and fences out the loser', async () => {

@@ -42,11 +42,24 @@ export class WebhooksController {
       }
       return reject(STATUS_OF_FAILURE[verdict.reason] ?? 401, `webhook_${verdict.reason}`, verdict.detail, job.orgId);
     }
-    if (verdict.event.id !== job.externalId) return reject(409, 'webhook_wrong_prediction', 'The signed prediction is not the one this job runs.', job.orgId);
+    if (verdict.event.id !== job.externalId) {
+      await this.replicate.deliveries.forget('replicate', verdict.webhookId);
+      return reject(409, 'webhook_wrong_prediction', 'The signed prediction is not the one this job runs.', job.orgId);
+    }
     const { plugin } = await this.replicate.forOrg(job.orgId);
     const st = plugin.statusFromWebhook(verdict.event);
-    await this.jobs.appendProviderLogLines(job.orgId, job.id, logLinesOf(st));
-    await this.replicate.prisma.$transaction((tx) => enqueueInTx(tx, 'provider-events', toProviderEvent(job, st, 'webhook'), randomUUID()));
+    // New log lines and the report for the poller commit together: one transaction per delivery.
+    const lines = logLinesOf(st);
+    try {
+      await this.replicate.prisma.$transaction(async (tx) => {
+        if (lines.length > job.providerLogLines) await this.jobs.appendProviderLogLines(job.orgId, job.id, lines, tx);
+        await enqueueInTx(tx, 'provider-events', toProviderEvent(job, st, 'webhook'), randomUUID());
+      });
+    } catch (err) {
+      // Nothing was applied: forget the delivery so that Replicate's retry (it retries on a 5xx) is processed.
+      await this.replicate.deliveries.forget('replicate', verdict.webhookId).catch(() => undefined);
+      throw err;
+    }
     res.status(200).json({ accepted: true });
   }
 }
