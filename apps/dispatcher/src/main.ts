@@ -5,7 +5,7 @@ import { createPrismaClient, JobTracker, ProviderSettingsRepository, SecretBox }
 import { AdmitAllGate, ProviderError, ProviderRegistry, type ProviderResolver } from '@ct/providers-core';
 import { ReplicatePlugins } from '@ct/providers-replicate';
 import { SelfHostedPlugin } from '@ct/providers-self-hosted';
-import { createRedis, probe, runService, startHttp, startProcessor } from '@ct/queue';
+import { createRedis, readiness, runService, startHttp, startProcessor } from '@ct/queue';
 import { createStorageDriver, storageConfigFromEnv } from '@ct/storage';
 import { DispatchJobUseCase, NotYetError } from './dispatch-job.use-case';
 
@@ -52,7 +52,7 @@ runService('dispatcher', logger, async () => {
   );
   const server = await startHttp({
     service: 'dispatcher', port: env.DISPATCHER_PORT, host: env.HEALTH_HOST, logger,
-    ready: async () => ({ postgres: await probe(() => prisma.$queryRaw`SELECT 1`), redis: await probe(() => redis.ping()) }),
+    ready: readiness({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }),
   });
   return async () => {
     await worker.close();

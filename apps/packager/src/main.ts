@@ -1,7 +1,7 @@
 import { loadEnvOrExit, packagerEnv } from '@ct/config';
 import { createLogger } from '@ct/logging';
 import { createPrismaClient, JobTracker } from '@ct/persistence';
-import { createRedis, probe, runService, startHttp, startProcessor } from '@ct/queue';
+import { createRedis, readiness, runService, startHttp, startProcessor } from '@ct/queue';
 import { createStorageDriver, storageConfigFromEnv } from '@ct/storage';
 import { PackageJobUseCase } from './package-job.use-case';
 
@@ -25,7 +25,7 @@ runService('packager', logger, async () => {
   });
   const server = await startHttp({
     service: 'packager', port: env.PACKAGER_PORT, host: env.HEALTH_HOST, logger,
-    ready: async () => ({ postgres: await probe(() => prisma.$queryRaw`SELECT 1`), redis: await probe(() => redis.ping()) }),
+    ready: readiness({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }),
   });
   return async () => {
     await worker.close();

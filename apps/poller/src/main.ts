@@ -1,7 +1,7 @@
 import { loadEnvOrExit, pollerEnv, storageMasterKey } from '@ct/config';
 import { createLogger } from '@ct/logging';
 import { createPrismaClient, JobTracker, OutboxRepository, ProviderSettingsRepository, SecretBox, WorkerRepository } from '@ct/persistence';
-import { createRedis, OutboxRelay, probe, QueueProducer, runService, startHttp, startProcessor } from '@ct/queue';
+import { createRedis, OutboxRelay, QueueProducer, readiness, runService, startHttp, startProcessor } from '@ct/queue';
 import { every, monitorWorkers, reconcileStuckJobs } from './maintenance';
 import { ReplicateTracking } from './replicate-tracking';
 
@@ -51,7 +51,7 @@ runService('poller', logger, async () => {
   ];
   const server = await startHttp({
     service: 'poller', port: env.POLLER_PORT, host: env.HEALTH_HOST, logger,
-    ready: async () => ({ postgres: await probe(() => prisma.$queryRaw`SELECT 1`), redis: await probe(() => redis.ping()) }),
+    ready: readiness({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }),
   });
   return async () => {
     stops.forEach((s) => s());

@@ -1,7 +1,7 @@
 import { loadEnvOrExit, storageEnv, storageMasterKey } from '@ct/config';
 import { createLogger } from '@ct/logging';
 import { ArtifactRepository, createPrismaClient } from '@ct/persistence';
-import { probe, runService, startHttp } from '@ct/queue';
+import { readiness, runService, startHttp } from '@ct/queue';
 import { createS3Handler, createStorageDriver, MultipartUploads, storageConfigFromEnv } from '@ct/storage';
 import { credentialResolver } from './credential-resolver';
 
@@ -30,7 +30,7 @@ runService('storage', logger, async () => {
   const server = await startHttp(
     {
       service: 'storage', port: env.STORAGE_PORT, host: env.STORAGE_HOST, logger,
-      ready: async () => ({ postgres: await probe(() => prisma.$queryRaw`SELECT 1`), storage: await probe(() => driver.listBuckets()) }),
+      ready: readiness({ postgres: () => prisma.$queryRaw`SELECT 1`, storage: () => driver.listBuckets() }),
     },
     (req, res) => void handler(req, res),
   );

@@ -16,6 +16,11 @@ export async function probe(fn: () => Promise<unknown>, ms = 2_000): Promise<'ok
   }
 }
 
+/** A readiness check that probes each named dependency, all at once. */
+export function readiness(deps: Record<string, () => Promise<unknown>>): ReadinessCheck {
+  return async () => Object.fromEntries(await Promise.all(Object.entries(deps).map(async ([name, fn]) => [name, await probe(fn)] as const)));
+}
+
 /**
  * `/health` (liveness) and `/health/ready` (Postgres, Redis, ...) for the queue services, which have no
  * other HTTP surface. `extra` serves any other route (the storage service's S3 endpoint).

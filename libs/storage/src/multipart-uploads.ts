@@ -120,7 +120,7 @@ export class MultipartUploads {
       return p;
     });
     const contentLength = parts.reduce((s, p) => s + p.size, 0);
-    const { driver, staging } = { driver: this.driver, staging: this.staging };
+    const { driver, staging } = this;
     const body = Readable.from(
       (async function* concat() {
         for (const p of parts) {

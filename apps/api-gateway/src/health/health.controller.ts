@@ -1,7 +1,7 @@
 import { Controller, Get, HttpException, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { PrismaClient } from '@ct/persistence';
-import { probe, type Redis } from '@ct/queue';
+import { readiness, type Redis } from '@ct/queue';
 import { Public } from '../common/auth';
 import { PRODUCER_REDIS } from '../infra.tokens';
 
@@ -20,13 +20,8 @@ export class HealthController {
   /** Readiness: Postgres and Redis answer. */
   @Get('ready')
   async ready() {
-    const checks = await readinessChecks(this.prisma, this.redis);
+    const checks = await readiness({ postgres: () => this.prisma.$queryRaw`SELECT 1`, redis: () => this.redis.ping() })();
     if (Object.values(checks).some((c) => c !== 'ok')) throw new HttpException({ status: 'unavailable', checks }, 503);
     return { status: 'ok', checks };
   }
-}
-
-export async function readinessChecks(prisma: PrismaClient, redis: Redis): Promise<Record<string, string>> {
-  const [postgres, rd] = await Promise.all([probe(() => prisma.$queryRaw`SELECT 1`), probe(() => redis.ping())]);
-  return { postgres, redis: rd };
 }

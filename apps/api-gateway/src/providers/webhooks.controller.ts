@@ -49,10 +49,9 @@ export class WebhooksController {
     const { plugin } = await this.replicate.forOrg(job.orgId);
     const st = plugin.statusFromWebhook(verdict.event);
     // New log lines and the report for the poller commit together: one transaction per delivery.
-    const lines = logLinesOf(st);
     try {
       await this.replicate.prisma.$transaction(async (tx) => {
-        if (lines.length > job.providerLogLines) await this.jobs.appendProviderLogLines(job.orgId, job.id, lines, tx);
+        await this.jobs.appendProviderLogLines(job.orgId, job.id, logLinesOf(st), tx);
         await enqueueInTx(tx, 'provider-events', toProviderEvent(job, st, 'webhook'), randomUUID());
       });
     } catch (err) {

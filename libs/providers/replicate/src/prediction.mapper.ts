@@ -81,7 +81,7 @@ export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides
   const error = errorText(p.error);
   const billed = p.metrics?.predict_time;
   const started = p.started_at ? Date.parse(p.started_at) : NaN;
-  const accrued = typeof billed !== 'number' && p.status === 'processing' && Number.isFinite(started) ? Math.max(0, (nowMs - started) / 1000) : undefined;
+  const costSeconds = typeof billed === 'number' ? billed : p.status === 'processing' && Number.isFinite(started) ? Math.max(0, (nowMs - started) / 1000) : undefined;
   const profile = profileOfModel(p.model);
   const logs = p.logs ?? '';
   const input = (p.input ?? {}) as Record<string, unknown>;
@@ -96,7 +96,7 @@ export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides
     output: p.output ?? null,
     progress: progressFromLogs(logs),
     profile: profile?.profile ?? null,
-    costMicros: profile && typeof billed === 'number' ? costOf(profile.profile, billed, overrides) : profile && accrued !== undefined ? costOf(profile.profile, accrued, overrides) : null,
+    costMicros: profile && costSeconds !== undefined ? costOf(profile.profile, costSeconds, overrides) : null,
     createdAt: p.created_at ?? null,
     startedAt: p.started_at ?? null,
     completedAt: p.completed_at ?? null,

@@ -11,6 +11,7 @@ import { InMemoryReplayGuard } from './replay.guard';
 import { ReplicateProviderError } from './replicate-errors';
 import { MISSING_TOKEN_MESSAGE, ReplicatePlugin } from './replicate.plugin';
 import type { ReplicateAttempt, ReplicateJobStatus, ReplicatePluginOptions } from './replicate.types';
+import { WebhookVerifier } from './webhook-verifier';
 
 /** The plugin against the Replicate simulator, through the real `replicate` client. */
 jest.setTimeout(30_000);
@@ -255,7 +256,7 @@ describe('ReplicatePlugin against the simulator', () => {
       await untilTerminal(p, run.externalId);
       await sim.waitForWebhooks();
       expect(hooks.length).toBeGreaterThanOrEqual(2);
-      const verifier = p.createWebhookVerifier(new InMemoryReplayGuard());
+      const verifier = new WebhookVerifier({ getSecret: () => p.fetchWebhookSecret(), replayGuard: new InMemoryReplayGuard() });
       for (const h of hooks) {
         expect(h.url).toBe(`/api/webhooks/replicate?job=${job.id}`);
         const r = await verifier.verify({ headers: h.headers, rawBody: h.body });
@@ -264,7 +265,7 @@ describe('ReplicatePlugin against the simulator', () => {
       const last = hooks[hooks.length - 1]!;
       const replay = await verifier.verify({ headers: last.headers, rawBody: last.body });
       expect(replay).toMatchObject({ ok: false, reason: 'replayed' });
-      const tampered = await p.createWebhookVerifier(new InMemoryReplayGuard()).verify({ headers: last.headers, rawBody: last.body.replace('succeeded', 'failed') });
+      const tampered = await new WebhookVerifier({ getSecret: () => p.fetchWebhookSecret(), replayGuard: new InMemoryReplayGuard() }).verify({ headers: last.headers, rawBody: last.body.replace('succeeded', 'failed') });
       expect(tampered).toMatchObject({ ok: false, reason: 'bad_signature' });
       const final = JSON.parse(last.body) as { status: string; id: string; webhook: string };
       expect(p.statusFromWebhook(final as never)).toMatchObject({ status: 'completed', externalId: run.externalId });

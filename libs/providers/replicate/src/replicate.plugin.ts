@@ -8,8 +8,6 @@ import { buildInput, fileIdFromUrl, logLines, statusOfPrediction, webhookFor } f
 import { classifyError, ReplicateProviderError } from './replicate-errors';
 import { guardCreates } from './resend.guard';
 import type { PredictionLike, ReplicateAttempt, ReplicateJobStatus, ReplicatePluginOptions, ReplicateRunResult } from './replicate.types';
-import { WebhookVerifier, type WebhookVerifierOptions } from './webhook-verifier';
-import type { ReplayGuard } from './replay.guard';
 
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 /**
@@ -146,11 +144,6 @@ export class ReplicatePlugin implements ProviderPlugin {
   async fetchWebhookSecret(): Promise<string> {
     const s = await this.call('get the webhook signing secret', (c) => c.webhooks.default.secret.get());
     return s.key;
-  }
-
-  /** A verifier that fetches (and caches) this account's secret. Keep it: the cache lives in the verifier. */
-  createWebhookVerifier(replayGuard?: ReplayGuard, options: Omit<WebhookVerifierOptions, 'getSecret' | 'replayGuard'> = {}): WebhookVerifier {
-    return new WebhookVerifier({ ...options, replayGuard, getSecret: () => this.fetchWebhookSecret() });
   }
 
   /** A verified webhook body (the full prediction object) in our terms. */
