@@ -43,7 +43,7 @@ runService('dispatcher', logger, async () => {
       }
     },
     {
-      connection: redis, concurrency: env.DISPATCHER_CONCURRENCY, logger,
+      connection: redis, concurrency: env.DISPATCHER_CONCURRENCY, logger, prefix: env.QUEUE_PREFIX,
       onFinalFailure: async (p, err) => {
         const { jobId, orgId } = p as { jobId: string; orgId: string };
         await tracker.transition({ orgId, jobId, to: 'failed', from: ['packaging', 'uploading'], reason: `dispatch failed: ${err.message}`, patch: { error: err.message } });

@@ -16,6 +16,7 @@ runService('packager', logger, async () => {
   const tracker = new JobTracker(prisma);
   const worker = startProcessor('package', (payload) => useCase.execute(payload), {
     connection: redis,
+    prefix: env.QUEUE_PREFIX,
     concurrency: env.PACKAGER_CONCURRENCY,
     logger,
     onFinalFailure: async (p, err) => {

@@ -19,7 +19,7 @@ runService('poller', logger, async () => {
   const tracker = new JobTracker(prisma);
   const workers = new WorkerRepository(prisma);
   const outbox = new OutboxRepository(prisma);
-  const producer = new QueueProducer(producerRedis);
+  const producer = new QueueProducer(producerRedis, env.QUEUE_PREFIX);
   const replicate = new ReplicateTracking(env, prisma, new ProviderSettingsRepository(prisma, new SecretBox(storageMasterKey(env))), producer, logger);
 
   const events = startProcessor(
@@ -28,7 +28,7 @@ runService('poller', logger, async () => {
       const outcome = await tracker.applyReport(report);
       if (!outcome.applied) logger.info({ jobId: report.jobId, kind: report.kind, reason: outcome.reason }, 'report not applied');
     },
-    { connection: redis, concurrency: 8, logger },
+    { connection: redis, concurrency: 8, logger, prefix: env.QUEUE_PREFIX },
   );
   const finalize = startProcessor(
     'finalize',
@@ -39,10 +39,10 @@ runService('poller', logger, async () => {
       await replicate.finalize(job);
       logger.info({ jobId, status: job.status }, 'job finalized');
     },
-    { connection: redis, concurrency: 4, logger },
+    { connection: redis, concurrency: 4, logger, prefix: env.QUEUE_PREFIX },
   );
-  const polls = startProcessor('poll', (p) => replicate.poll(p), { connection: redis, concurrency: 16, logger });
-  const relay = new OutboxRelay(outbox, producer, producerRedis, logger, env.OUTBOX_POLL_MS);
+  const polls = startProcessor('poll', (p) => replicate.poll(p), { connection: redis, concurrency: 16, logger, prefix: env.QUEUE_PREFIX });
+  const relay = new OutboxRelay(outbox, producer, producerRedis, logger, env.OUTBOX_POLL_MS, undefined, env.QUEUE_PREFIX);
   relay.start();
   const stops = [
     every(env.MONITOR_INTERVAL_MS, 'heartbeat monitor', logger, () => monitorWorkers(workers, env.WORKER_HEARTBEAT_TIMEOUT_MS, logger)),

@@ -14,6 +14,8 @@ export const commonEnv = z.object({
   STORAGE_MASTER_KEY: z.string().min(32).optional(),
   /** Address the queue services' /health endpoints bind to (0.0.0.0 in containers). */
   HEALTH_HOST: z.string().default('127.0.0.1'),
+  /** Prefix of every BullMQ key and event channel in Redis: deployments (or test runs) sharing one Redis stay apart. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, dash and underscore only').default('ct'),
 });
 
 const datasetRoots = z

@@ -57,8 +57,12 @@ export function queueJobId(queue: QueueName, jobId: string, suffix?: string): st
   return suffix ? `${queue}-${jobId}-${suffix}` : `${queue}-${jobId}`;
 }
 
-/** Redis pub/sub channel carrying job-changed notifications to the gateway's SSE clients. */
-export const JOB_EVENTS_CHANNEL = 'ct:job-events';
+/** Redis pub/sub channel carrying job-changed notifications to the gateway's SSE clients (logical name). */
+export const JOB_EVENTS_CHANNEL = 'job-events';
+/** The Redis channel of a logical event name under a deployment's queue prefix. */
+export function eventChannel(prefix: string, name: string): string {
+  return `${prefix}:${name.replace(/^ct:/, '')}`;
+}
 export const jobChangedEvent = z.object({
   type: z.literal('job.changed'),
   orgId: z.string(),

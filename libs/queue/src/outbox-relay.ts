@@ -1,5 +1,5 @@
 import type { OutboxRepository, OutboxMessage } from '@ct/persistence';
-import type { QueueName, QueuePayload } from '@ct/contracts';
+import { eventChannel, type QueueName, type QueuePayload } from '@ct/contracts';
 import type { Logger } from '@ct/logging';
 import type { Redis } from 'ioredis';
 import type { QueueProducer } from './queue-producer';
@@ -20,6 +20,7 @@ export class OutboxRelay {
     private readonly logger: Logger,
     private readonly intervalMs = 100,
     private readonly publishTimeoutMs = 2_000,
+    private readonly prefix = 'ct',
   ) {}
 
   start(): void {
@@ -74,7 +75,7 @@ export class OutboxRelay {
       const queue = m.target as QueueName;
       await this.producer.add(queue, m.payload as QueuePayload<typeof queue>, m.dedupeKey);
     } else {
-      await this.publisher.publish(m.target, JSON.stringify(m.payload));
+      await this.publisher.publish(eventChannel(this.prefix, m.target), JSON.stringify(m.payload));
     }
   }
 }

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createTestDatabase, TEST_PG_ADMIN_URL } from './test-db';
 
 // The same launcher `npm start` uses (plain CommonJS so the start script needs no build step).
@@ -50,6 +51,8 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
       SIMPLETUNER_STATE_DIR: stateDir,
       DATASET_ROOTS: datasetRoot,
       LOG_LEVEL: 'info',
+      // Stacks (and other test runs) sharing one Redis must not take each other's queue items.
+      QUEUE_PREFIX: `ct-e2e-${randomBytes(4).toString('hex')}`,
       ...env,
     },
     logDir,

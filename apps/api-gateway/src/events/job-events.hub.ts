@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { JOB_EVENTS_CHANNEL, jobChangedEvent, type JobChangedEvent } from '@ct/contracts';
+import { eventChannel, JOB_EVENTS_CHANNEL, jobChangedEvent, type JobChangedEvent } from '@ct/contracts';
 import { createRedis, type Redis } from '@ct/queue';
 import { EventEmitter } from 'node:events';
 import { Observable } from 'rxjs';
@@ -22,7 +22,7 @@ export class JobEventsHub implements OnModuleInit, OnModuleDestroy {
     this.subscriber = createRedis(this.env.REDIS_URL, 'subscriber');
     this.subscriber.on('message', (_channel: string, message: string) => this.dispatch(message));
     this.subscriber.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'event subscription error'));
-    await this.subscriber.subscribe(JOB_EVENTS_CHANNEL);
+    await this.subscriber.subscribe(eventChannel(this.env.QUEUE_PREFIX, JOB_EVENTS_CHANNEL));
   }
 
   async onModuleDestroy(): Promise<void> {
