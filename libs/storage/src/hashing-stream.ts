@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { DomainError } from '@ct/job-domain';
+import { pipeOnRead } from './pipe-on-read';
 
 /** Pass-through that computes MD5 and SHA-256 and counts bytes, so hashing costs no extra read. */
 export class HashingStream extends Transform {
@@ -35,14 +36,14 @@ export interface BodyExpectations {
 }
 
 /**
- * Wraps a request body so that a mismatch (hash, length, cap) makes the stream error *before* it ends.
- * A driver consuming it therefore never commits an object whose bytes the client did not sign.
+ * A stage that fails (errors *before* it ends) on a hash, length or cap mismatch, so a driver consuming it never
+ * commits an object whose bytes the client did not sign. Connect it with {@link verifyBody} or pipeOnRead.
  */
-export function verifyBody(body: Readable, expect: BodyExpectations): Readable {
+export function bodyVerifier(expect: BodyExpectations): Transform {
   const sha = expect.sha256 ? createHash('sha256') : undefined;
   const md5 = expect.md5Base64 ? createHash('md5') : undefined;
   let bytes = 0;
-  const verifier = new Transform({
+  return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
       if (expect.maxBytes !== undefined && bytes > expect.maxBytes) {
@@ -69,8 +70,21 @@ export function verifyBody(body: Readable, expect: BodyExpectations): Readable {
       }
     },
   });
-  body.on('error', (err) => verifier.destroy(err));
-  return body.pipe(verifier);
+}
+
+/**
+ * `body` verified by {@link bodyVerifier}, connected only once the result is read (see pipeOnRead: a check
+ * failing before the driver reads must not become an uncaught exception). A failure of `body` itself, or an early
+ * end, reaches the reader as IncompleteBody; `body` is never destroyed by a failed check.
+ */
+export function verifyBody(body: Readable, expect: BodyExpectations): Readable {
+  return pipeOnRead(body, [bodyVerifier(expect)], { sourceFailure: asIncompleteBody });
+}
+
+/** What a reader sees when the request body breaks off (the client disconnected, the socket failed). */
+export function asIncompleteBody(err: Error): Error {
+  if (err instanceof DomainError) return err;
+  return new DomainError('validation_failed', 'The request body ended before all of its bytes arrived.', { s3Code: 'IncompleteBody' });
 }
 
 /** Convenience: verify only the signed SHA-256 of a body. */

@@ -6,6 +6,7 @@ import { resolveRange } from './byte-range';
 import { HashingStream } from './hashing-stream';
 import { assertSafeKey, assertValidBucket } from './key-safety';
 import { compareKeys, decodeContinuationToken, encodeContinuationToken } from './listing';
+import { uploadChunks } from './minio-upload';
 import type {
   BucketInfo, ByteRange, GetObjectResult, ListObjectsOptions, ListObjectsResult,
   ObjectInfo, PutObjectOptions, PutObjectResult, StorageDriver,
@@ -19,8 +20,8 @@ export interface MinioStorageOptions {
   secretKey: string;
   region?: string;
   /**
-   * Multipart part size. The minio client buffers one part in memory, so this bounds memory per upload
-   * (default 8 MiB; S3 minimum 5 MiB).
+   * Multipart part size. One part is buffered in memory, so this bounds memory per upload (default 8 MiB; S3
+   * minimum 5 MiB); objects larger than one part are sent as multipart uploads.
    */
   partSize?: number;
 }
@@ -31,8 +32,10 @@ const errCode = (e: unknown): string | undefined => (e as { code?: string } | nu
 /** Objects in MinIO (or any S3 server) through the minio client. */
 export class MinioStorageDriver implements StorageDriver {
   readonly client: Client;
+  private readonly partSize: number;
 
   constructor(private readonly opts: MinioStorageOptions) {
+    this.partSize = opts.partSize ?? 8 * 1024 * 1024;
     this.client = new Client({
       endPoint: opts.endPoint,
       port: opts.port,
@@ -41,7 +44,7 @@ export class MinioStorageDriver implements StorageDriver {
       secretKey: opts.secretKey,
       // A fixed region spares a GetBucketLocation round trip before every first request.
       region: opts.region ?? 'us-east-1',
-      partSize: opts.partSize ?? 8 * 1024 * 1024,
+      partSize: this.partSize,
       pathStyle: true,
     });
   }
@@ -87,20 +90,19 @@ export class MinioStorageDriver implements StorageDriver {
     this.check(bucket, key);
     if (!(await this.bucketExists(bucket))) throw new DomainError('not_found', `Bucket ${bucket} does not exist.`, { resource: 'bucket' });
     const hasher = new HashingStream();
-    // pipeline() owns error propagation, so a failing body destroys the hasher the client is reading.
-    const piped = pipeline(body, hasher).catch((e: unknown) => e);
-    const info = await this.client.putObject(bucket, key, hasher, opts.contentLength, {
-      'Content-Type': opts.contentType || 'application/octet-stream',
+    const target = { client: this.client, bucket, key, contentType: opts.contentType || 'application/octet-stream', partSize: this.partSize, contentLength: opts.contentLength };
+    let etag = '';
+    // pipeline() hands a failure of the body (a failed check, a client gone) to uploadChunks, which then stores nothing.
+    await pipeline(body, hasher, async (hashed: AsyncIterable<Buffer>) => {
+      etag = await uploadChunks(target, hashed, () => {
+        const { size } = hasher.result();
+        if (opts.contentLength !== undefined && size !== opts.contentLength) {
+          throw new DomainError('validation_failed', `Expected ${opts.contentLength} bytes, received ${size}.`, { s3Code: 'IncompleteBody' });
+        }
+      });
     });
-    const pipeError = await piped;
-    if (pipeError) throw pipeError;
     const { sha256, size } = hasher.result();
-    if (opts.contentLength !== undefined && size !== opts.contentLength) {
-      // The server already has it; remove the truncated object rather than serve it.
-      await this.client.removeObject(bucket, key).catch(() => undefined);
-      throw new DomainError('validation_failed', `Expected ${opts.contentLength} bytes, received ${size}.`, { s3Code: 'IncompleteBody' });
-    }
-    return { size, etag: quote(info.etag), sha256 };
+    return { size, etag: quote(etag), sha256 };
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectInfo> {

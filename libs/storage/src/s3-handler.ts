@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder } from './aws-chunked';
 import { DomainError } from '@ct/job-domain';
 import { parseRangeHeader } from './byte-range';
 import { grantedBuckets, isAllowed, type Grant } from './grants';
-import { verifyBody } from './hashing-stream';
+import { asIncompleteBody, bodyVerifier } from './hashing-stream';
+import { pipeOnRead } from './pipe-on-read';
 import { handleList } from './s3-list';
 import { S3Error, toS3Error } from './s3-errors';
 import { normalisePrefix, parseS3Path, type S3Route } from './s3-route';
@@ -222,8 +223,11 @@ async function getObject(ctx: S3Context, bucket: string, key: string, head: bool
   await pipeline(obj.body, res);
 }
 
-/** Checks the declared length and returns the body as a stream verified against the signed hash / Content-MD5. */
-function checkedBody(ctx: S3Context, maxBytes: number): { body: ReturnType<typeof verifyBody>; contentLength: number } {
+/**
+ * Checks the declared length and returns the body, decoded if aws-chunked and verified against the signed hash /
+ * Content-MD5 / checksum trailer. Nothing is read until the driver reads (see pipeOnRead).
+ */
+function checkedBody(ctx: S3Context, maxBytes: number): { body: Readable; contentLength: number } {
   const { req } = ctx;
   const chunked = ctx.payload.mode === 'unsigned-trailer';
   // An aws-chunked body announces its decoded size; Content-Length (if any) counts the chunk framing too.
@@ -234,20 +238,15 @@ function checkedBody(ctx: S3Context, maxBytes: number): { body: ReturnType<typeo
   const contentLength = Number(lengthHeader);
   if (contentLength > maxBytes) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes.`);
   const md5 = req.headers['content-md5'];
-  let source: Readable = req;
-  if (chunked) {
-    const trailer = req.headers['x-amz-trailer'];
-    const decoder = new AwsChunkedDecoder(typeof trailer === 'string' ? trailer : undefined);
-    req.on('error', (err) => decoder.destroy(err));
-    source = req.pipe(decoder);
-  }
-  const body = verifyBody(source, {
+  const trailer = req.headers['x-amz-trailer'];
+  const verifier = bodyVerifier({
     contentLength,
     maxBytes,
     sha256: ctx.payload.mode === 'sha256' ? ctx.payload.sha256 : undefined,
     md5Base64: typeof md5 === 'string' ? md5 : undefined,
   });
-  return { body, contentLength };
+  const stages: [Transform, ...Transform[]] = chunked ? [new AwsChunkedDecoder(typeof trailer === 'string' ? trailer : undefined), verifier] : [verifier];
+  return { body: pipeOnRead(req, stages, { sourceFailure: asIncompleteBody }), contentLength };
 }
 
 async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {

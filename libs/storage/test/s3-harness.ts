@@ -37,12 +37,12 @@ export async function fsFixture(): Promise<DriverFixture> {
   return { name: 'fs', s3Order: true, driver, close: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function minioFixture(): Promise<DriverFixture> {
+/** `partSize` decides which uploads the MinIO driver sends as multipart uploads (those larger than one part). */
+export async function minioFixture(partSize = 64 * 1024 * 1024): Promise<DriverFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'ct-storage-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: BUCKETS.map((name) => ({ name })) });
   const { port } = await server.run();
-  const driver = new MinioStorageDriver({ endPoint: '127.0.0.1', port, useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', partSize: 64 * 1024 * 1024 });
-  // ^ s3rver lacks ListMultipartUploads, which the minio client calls before a multipart upload; one part avoids it.
+  const driver = new MinioStorageDriver({ endPoint: '127.0.0.1', port, useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', partSize });
   return {
     name: 'minio',
     s3Order: false,
@@ -56,7 +56,7 @@ export async function minioFixture(): Promise<DriverFixture> {
 
 export const FIXTURES: Array<[string, () => Promise<DriverFixture>]> = [
   ['fs', fsFixture],
-  ['minio (s3rver)', minioFixture],
+  ['minio (s3rver)', () => minioFixture()],
 ];
 
 /** job1 of org1 may read/write/list outputs/org1/job1/ and read datasets/org1/; job2 of org2 likewise for org2. */
@@ -82,16 +82,25 @@ export function credentialsFor(jobId: string): { accessKeyId: string; secretAcce
   return { accessKeyId, secretAccessKey: deriveSecret(MASTER_KEY, accessKeyId) };
 }
 
+export interface HandlerLogEntry {
+  level: 'info' | 'warn' | 'error';
+  msg?: string;
+  [field: string]: unknown;
+}
+
 export interface HandlerServer {
   port: number;
   endpoint: string;
   written: ObjectWrittenInfo[];
+  /** Every line the handler logged, so a test can wait for a request it cannot see the end of (a client that left). */
+  logs: HandlerLogEntry[];
   client(jobId: string, secretOverride?: string): S3Client;
   close(): Promise<void>;
 }
 
 export async function startHandlerServer(driver: StorageDriver, opts: { maxObjectBytes?: number; prefix?: string | string[] } = {}): Promise<HandlerServer> {
   const written: ObjectWrittenInfo[] = [];
+  const logs: HandlerLogEntry[] = [];
   const prefix = opts.prefix ?? '/api/cloud/storage';
   const handler = createS3Handler({
     driver,
@@ -99,9 +108,10 @@ export async function startHandlerServer(driver: StorageDriver, opts: { maxObjec
     prefix,
     maxObjectBytes: opts.maxObjectBytes,
     logger: {
-      info: () => undefined,
-      warn: () => undefined,
+      info: (obj, msg) => void logs.push({ ...obj, level: 'info', msg }),
+      warn: (obj, msg) => void logs.push({ ...obj, level: 'warn', msg }),
       error: (obj, msg) => {
+        logs.push({ ...obj, level: 'error', msg });
         if (process.env['CT_STORAGE_DEBUG']) console.error(msg, obj);
       },
     },
@@ -120,6 +130,7 @@ export async function startHandlerServer(driver: StorageDriver, opts: { maxObjec
     port,
     endpoint,
     written,
+    logs,
     client(jobId, secretOverride) {
       const creds = credentialsFor(jobId);
       const c = new S3Client({
