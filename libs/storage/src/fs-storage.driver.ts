@@ -208,6 +208,9 @@ export class FsStorageDriver implements StorageDriver {
     await this.assertBucket(bucket);
     const after = opts.continuationToken !== undefined ? decodeContinuationToken(opts.continuationToken) : opts.startAfter;
     const startDir = opts.prefix.slice(0, opts.prefix.lastIndexOf('/') + 1);
+    // No stored key has an empty, "." or ".." segment, and walking such a folder would leave the bucket
+    // (prefix "org1/job1/../../" listed other tenants' keys, and deeper ones the host's files).
+    if (startDir.split('/').slice(0, -1).some((s) => s === '' || s === '.' || s === '..')) return { contents: [], commonPrefixes: [], isTruncated: false };
     const objects = this.walk(bucket, startDir, { prefix: opts.prefix, after, firstOnlyBeyondPrefix: opts.delimiter === '/' });
     return paginate(objects, { prefix: opts.prefix, delimiter: opts.delimiter || undefined, maxKeys: opts.maxKeys, after });
   }

@@ -127,6 +127,15 @@ describe.each(FIXTURES)('S3 handler with the AWS SDK: %s driver', (_name, make) 
     expect((root.Contents ?? []).every((c) => c.Key?.startsWith('org1/job1/'))).toBe(true);
   });
 
+  it('lists nothing for a prefix that climbs out of the granted folder', async () => {
+    const other = srv.client('job2');
+    await other.send(new PutObjectCommand({ Bucket: 'outputs', Key: 'org2/job2/climb.txt', Body: 'secret' }));
+    for (const Prefix of ['org1/job1/../../', 'org1/job1/../../org2/', 'org1/job1/./', 'org1/job1//', 'org1/job1/../../../../../../../etc/']) {
+      const list = await s3.send(new ListObjectsV2Command({ Bucket: 'outputs', Prefix }));
+      expect([Prefix, list.Contents ?? [], list.CommonPrefixes ?? []]).toEqual([Prefix, [], []]);
+    }
+  });
+
   it('deletes an object', async () => {
     await s3.send(new PutObjectCommand({ Bucket: 'outputs', Key: 'org1/job1/gone.txt', Body: 'x' }));
     await s3.send(new DeleteObjectCommand({ Bucket: 'outputs', Key: 'org1/job1/gone.txt' }));
