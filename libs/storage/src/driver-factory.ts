@@ -13,6 +13,15 @@ export function outputPrefix(orgId: string, jobId: string): string {
   return `${orgId}/${jobId}/`;
 }
 
+/**
+ * Removes everything a job stored: its package, its outputs, and open multipart uploads of either. Returns how
+ * many objects were removed. The package's key is its own prefix: no other key starts with "<org>/<job>.zip".
+ */
+export async function deleteJobObjects(driver: StorageDriver, orgId: string, jobId: string): Promise<number> {
+  const packages = await driver.deletePrefix(BUCKETS.datasets, packageKey(orgId, jobId));
+  return packages + (await driver.deletePrefix(BUCKETS.outputs, outputPrefix(orgId, jobId)));
+}
+
 export type StorageDriverConfig = { driver: 'fs'; root: string } | ({ driver: 'minio' } & MinioStorageOptions);
 
 /** The driver named by configuration, with the product's buckets created. */

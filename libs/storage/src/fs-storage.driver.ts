@@ -9,8 +9,10 @@ import { resolveRange } from './byte-range';
 import { HashingStream } from './hashing-stream';
 import { assertSafeKey, assertValidBucket } from './key-safety';
 import { compareKeys, decodeContinuationToken, paginate } from './listing';
+import { removeFilesOlderThan } from './fs-temp-files';
+import { deletePrefixByPages } from './prefix-deletion';
 import type {
-  BucketInfo, ByteRange, GetObjectResult, ListedObject, ListObjectsOptions, ListObjectsResult,
+  BucketInfo, ByteRange, DeletePrefixOptions, GetObjectResult, ListedObject, ListObjectsOptions, ListObjectsResult,
   ObjectInfo, PutObjectOptions, PutObjectResult, StorageDriver,
 } from './storage-driver';
 
@@ -36,6 +38,12 @@ const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | 
  * ETag/content type live in a mirror tree `root/.ct-meta/<bucket>/<key>` that listings never see.
  */
 export class FsStorageDriver implements StorageDriver {
+  /**
+   * Temp files being written by this process (any instance: a pruning job may hold its own driver on the same
+   * root), which pruneTemporary never takes, however long a client pauses.
+   */
+  private static readonly writing = new Set<string>();
+
   constructor(readonly root: string) {}
 
   private objectPath(bucket: string, key: string): string {
@@ -88,6 +96,7 @@ export class FsStorageDriver implements StorageDriver {
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, randomUUID());
     const hasher = new HashingStream();
+    FsStorageDriver.writing.add(tmp);
     try {
       await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx' }));
       const { md5, sha256, size } = hasher.result();
@@ -101,6 +110,8 @@ export class FsStorageDriver implements StorageDriver {
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
+    } finally {
+      FsStorageDriver.writing.delete(tmp);
     }
   }
 
@@ -120,14 +131,35 @@ export class FsStorageDriver implements StorageDriver {
     }
     const metaFile = this.metaPath(bucket, key);
     const metaTmp = `${join(this.root, TMP_DIR, randomUUID())}.json`;
-    await writeFile(metaTmp, JSON.stringify(meta));
+    FsStorageDriver.writing.add(metaTmp);
     try {
+      await writeFile(metaTmp, JSON.stringify(meta));
       await mkdir(join(metaFile, '..'), { recursive: true });
       await rename(metaTmp, metaFile);
     } catch {
       // A missing sidecar only costs the real ETag (a stable fallback is used); never fail a stored object for it.
       await unlink(metaTmp).catch(() => undefined);
+    } finally {
+      FsStorageDriver.writing.delete(metaTmp);
     }
+  }
+
+  /**
+   * Removes temp files (uploads and sidecars a dead process left in `.ct-tmp`) last modified more than
+   * `olderThanMs` ago. A live upload touches its file with every write, and this driver's own writes are
+   * skipped whatever their age; for another process sharing the root, pick a threshold above the longest
+   * pause its server allows a request (Node's requestTimeout, 5 min by default). Returns how many were removed.
+   */
+  async pruneTemporary(olderThanMs: number): Promise<number> {
+    return removeFilesOlderThan(join(this.root, TMP_DIR), Date.now() - olderThanMs, (path) => FsStorageDriver.writing.has(path));
+  }
+
+  /** See StorageDriver.deletePrefix; objects go one by one, each with its sidecar and emptied folders. */
+  async deletePrefix(bucket: string, prefix: string, opts?: DeletePrefixOptions): Promise<number> {
+    return deletePrefixByPages(this, bucket, prefix, async (keys) => {
+      for (const key of keys) await this.deleteObject(bucket, key);
+      return keys.length;
+    }, opts);
   }
 
   private async info(bucket: string, key: string, st: Stats): Promise<ObjectInfo & { sha256?: string }> {

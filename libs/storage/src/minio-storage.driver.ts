@@ -7,8 +7,9 @@ import { HashingStream } from './hashing-stream';
 import { assertSafeKey, assertValidBucket } from './key-safety';
 import { compareKeys, decodeContinuationToken, encodeContinuationToken } from './listing';
 import { uploadChunks } from './minio-upload';
+import { deletePrefixByPages } from './prefix-deletion';
 import type {
-  BucketInfo, ByteRange, GetObjectResult, ListObjectsOptions, ListObjectsResult,
+  BucketInfo, ByteRange, DeletePrefixOptions, GetObjectResult, ListObjectsOptions, ListObjectsResult,
   ObjectInfo, PutObjectOptions, PutObjectResult, StorageDriver,
 } from './storage-driver';
 
@@ -148,6 +149,26 @@ export class MinioStorageDriver implements StorageDriver {
       if (errCode(e) === 'NoSuchKey') return;
       await this.mapMissing(e, bucket, key);
     }
+  }
+
+  /** See StorageDriver.deletePrefix; each page is one DeleteObjects request. */
+  async deletePrefix(bucket: string, prefix: string, opts?: DeletePrefixOptions): Promise<number> {
+    this.check(bucket);
+    return deletePrefixByPages(this, bucket, prefix, async (keys) => {
+      // Quiet mode: the server answers only the keys it failed to remove.
+      const failed = (await this.client.removeObjects(bucket, keys)).filter((f) => f != null);
+      if (failed.length > 0) throw new Error(`${failed.length} of ${keys.length} objects under the prefix could not be removed from ${bucket}.`);
+      return keys.length;
+    }, opts);
+  }
+
+  /**
+   * Nothing to do: an interrupted putObject leaves only an open multipart upload on the server, and MinIO expires
+   * those itself (api stale_uploads_expiry, 24 h by default; on AWS S3 an AbortIncompleteMultipartUpload
+   * lifecycle rule does it).
+   */
+  async pruneTemporary(_olderThanMs: number): Promise<number> {
+    return 0;
   }
 
   /**

@@ -144,6 +144,21 @@ export class MultipartUploads {
     return out.sort((a, b) => a.initiated.localeCompare(b.initiated));
   }
 
+  /**
+   * Aborts every open upload, of any organisation, of a key in `bucket` starting with `prefix` (deleting a job's
+   * objects). Uploads are found by their records, one small read per open upload. Returns how many were aborted.
+   */
+  async abortUnder(bucket: string, prefix: string): Promise<number> {
+    let aborted = 0;
+    for (const uploadId of await this.uploadIds()) {
+      const upload = await this.readRecord(uploadId).catch(() => null);
+      if (upload?.bucket !== bucket || !upload.key.startsWith(prefix)) continue;
+      await this.discard(uploadId);
+      aborted++;
+    }
+    return aborted;
+  }
+
   /** Every upload folder in the staging bucket. */
   private async uploadIds(): Promise<string[]> {
     if (!(await this.driver.bucketExists(this.staging))) return [];

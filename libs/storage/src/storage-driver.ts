@@ -54,6 +54,11 @@ export interface ListObjectsResult {
   nextContinuationToken?: string;
 }
 
+export interface DeletePrefixOptions {
+  /** Keys per listing page, i.e. the most held in memory at once (default 1,000, S3's maximum). */
+  pageKeys?: number;
+}
+
 export interface BucketInfo {
   name: string;
   creationDate: Date;
@@ -73,4 +78,16 @@ export interface StorageDriver {
   listBuckets(): Promise<BucketInfo[]>;
   bucketExists(bucket: string): Promise<boolean>;
   ensureBucket(bucket: string): Promise<void>;
+  /**
+   * Removes every object whose key starts with `prefix`, a page of the listing at a time (never the whole
+   * listing in memory), and aborts the S3 endpoint's open multipart uploads of such keys. Returns how many
+   * objects were removed. An empty prefix is refused (validation_failed): a bug must not empty a bucket.
+   * A single PUT still streaming while this runs may land afterwards; delete once writers are done.
+   */
+  deletePrefix(bucket: string, prefix: string, opts?: DeletePrefixOptions): Promise<number>;
+  /**
+   * Removes what interrupted writes left behind (a process that died mid-upload) and that is older than
+   * `olderThanMs`; returns how many items were removed. Writes in progress are left alone.
+   */
+  pruneTemporary(olderThanMs: number): Promise<number>;
 }
