@@ -14,3 +14,4 @@ export * from './sigv4-verify';
 export * from './storage-driver';
 export * from './driver-factory';
 export * from './multipart-uploads';
+export { errorXml } from './s3-xml';
