@@ -43,7 +43,8 @@ describe.each(FIXTURES)('deletePrefix: %s', (name, make) => {
     const siblings = ['del/j10/keep.bin', 'del/j1.zip', 'del/j2/keep.bin'];
     for (const k of siblings) await put(d, 'outputs', k);
 
-    // Pages of 10 keys: three listing pages, each removed before the next is read.
+    // Pages of 10 keys: three listing pages, each removed before the next is read. (s3rver deletes a page's keys
+    // in parallel and races itself pruning their emptied folders; minio-js retries its 500 and a console warning shows.)
     expect(await d.deletePrefix('outputs', 'del/j1/', { pageKeys: 10 })).toBe(25);
     expect(await keysUnder(d, 'outputs', 'del/j1/')).toEqual([]);
     expect(await keysUnder(d, 'outputs', 'del/')).toEqual([...siblings].sort());

@@ -37,8 +37,11 @@ export async function fsFixture(): Promise<DriverFixture> {
   return { name: 'fs', s3Order: true, driver, close: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** `partSize` decides which uploads the MinIO driver sends as multipart uploads (those larger than one part). */
-export async function minioFixture(partSize = 64 * 1024 * 1024): Promise<DriverFixture> {
+/**
+ * `partSize` decides which uploads the MinIO driver sends as multipart uploads (those larger than one part);
+ * S3's smallest, so the handler tests' larger objects take that path.
+ */
+export async function minioFixture(partSize = 5 * 1024 * 1024): Promise<DriverFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'ct-storage-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: BUCKETS.map((name) => ({ name })) });
   const { port } = await server.run();
