@@ -56,6 +56,15 @@ describe('pipeOnRead', () => {
     expect(s3Code(await result)).toBe('IncompleteBody');
   });
 
+  it('answers IncompleteBody when the source was gone before anyone read', async () => {
+    const source = new Readable({ read: () => undefined });
+    source.push('ab');
+    const chain = verifyBody(source, { contentLength: 10 });
+    source.destroy(new Error('socket hang up'));
+    await sleep(10);
+    expect(s3Code(await failure(chain))).toBe('IncompleteBody');
+  });
+
   it('passes bytes through in order when every check holds', async () => {
     const source = Readable.from(['ab', 'cd', 'e']);
     expect(await text(verifyBody(source, { contentLength: 5 }))).toBe('abcde');

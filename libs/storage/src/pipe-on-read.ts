@@ -18,11 +18,15 @@ import { finished, type Readable, type Transform } from 'node:stream';
 export function pipeOnRead(source: Readable, stages: [Transform, ...Transform[]], opts: PipeOnReadOptions = {}): Transform {
   const last = stages[stages.length - 1] as Transform;
   const read = last._read.bind(last);
+  // The source can fail before anyone reads too (a socket reset); finished() reports that failure on connecting.
+  const failedEarly = (): void => undefined;
+  source.on('error', failedEarly);
   let connected = false;
   last._read = (size: number): void => {
     if (!connected) {
       connected = true;
       connect(source, stages, last, opts.sourceFailure ?? ((err) => err));
+      source.off('error', failedEarly);
     }
     read(size);
   };
