@@ -9,14 +9,20 @@ export interface MinioUploadTarget {
   bucket: string;
   key: string;
   contentType: string;
-  /** Bytes buffered per part (memory per upload); grown for objects too large for 10,000 parts of it. */
+  /** Bytes buffered per part (memory per upload); grown for objects too large for 10,000 parts of it (partSizeFor). */
   partSize: number;
   contentLength?: number;
 }
 
-/** Part size for an object of `contentLength` bytes: `partSize`, or the smallest multiple of 1 MiB fitting 10,000 parts. */
-export function partSizeFor(partSize: number, contentLength?: number): number {
-  if (contentLength === undefined || contentLength <= partSize * MAX_PARTS) return partSize;
+/**
+ * Size of the next part, `partsSent` parts into the upload. A known length gets `partSize`, or the smallest
+ * multiple of 1 MiB that fits 10,000 parts. An unknown length (the packager's zip stream) doubles its parts every
+ * 1,000 parts: small uploads keep small parts, and 10,000 parts still reach S3's 5 TiB object limit (buffering
+ * grows only with the upload: 8 MiB parts become 64 MiB ones past about 55 GiB).
+ */
+export function partSizeFor(partSize: number, contentLength: number | undefined, partsSent: number): number {
+  if (contentLength === undefined) return partSize * 2 ** Math.floor(partsSent / 1000);
+  if (contentLength <= partSize * MAX_PARTS) return partSize;
   const mib = 1024 * 1024;
   return Math.ceil(contentLength / MAX_PARTS / mib) * mib;
 }
@@ -32,7 +38,6 @@ export function partSizeFor(partSize: number, contentLength?: number): number {
  * resumes any open upload of the same key (ListMultipartUploads), mixing in parts of a concurrent writer.
  */
 export async function uploadChunks(t: MinioUploadTarget, chunks: AsyncIterable<Buffer>, beforeCommit: () => void): Promise<string> {
-  const partSize = partSizeFor(t.partSize, t.contentLength);
   const headers = { 'Content-Type': t.contentType };
   const parts: Array<{ part: number; etag: string }> = [];
   let pending: Buffer[] = [];
@@ -54,7 +59,7 @@ export async function uploadChunks(t: MinioUploadTarget, chunks: AsyncIterable<B
     for await (const chunk of chunks) {
       pending.push(chunk);
       pendingBytes += chunk.length;
-      if (pendingBytes >= partSize) await sendPart();
+      if (pendingBytes >= partSizeFor(t.partSize, t.contentLength, parts.length)) await sendPart();
     }
     beforeCommit();
     if (uploadId === undefined) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { DomainError } from '@ct/job-domain';
@@ -39,6 +39,15 @@ describe.each(FIXTURES)('StorageDriver contract: %s', (_name, make) => {
     await d.deleteObject('outputs', 'c/a.txt');
     expect(await codeOf(d.headObject('outputs', 'c/a.txt'))).toBe('not_found:object');
     await d.deleteObject('outputs', 'c/a.txt'); // idempotent
+  });
+
+  it('stores a stream of unknown length spanning several parts intact', async () => {
+    const chunks = Array.from({ length: 11 }, () => randomBytes(1024 * 1024 + 3));
+    const whole = Buffer.concat(chunks);
+    const put = await d.putObject('outputs', 'c/unknown-length.bin', Readable.from(chunks));
+    expect(put).toMatchObject({ size: whole.length, sha256: createHash('sha256').update(whole).digest('hex') });
+    const back = Buffer.concat(await (await d.getObject('outputs', 'c/unknown-length.bin')).body.toArray());
+    expect(back.equals(whole)).toBe(true);
   });
 
   it('serves byte ranges', async () => {
