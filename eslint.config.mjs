@@ -17,6 +17,7 @@ const allowedDeps = {
   'type:queue': ['type:domain', 'type:contracts', 'type:data', 'type:util'],
   'type:feature': ['type:domain', 'type:util'],
   'type:provider': ['type:domain', 'type:contracts', 'type:data', 'type:util', 'type:provider', 'type:queue'],
+  'type:service': ['type:domain', 'type:contracts', 'type:data', 'type:util', 'type:queue', 'type:feature'],
   'type:testing': ['*'],
   'type:example': [],
 };

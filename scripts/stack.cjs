@@ -102,8 +102,12 @@ async function stopAll(procs, graceMs = 5000) {
   );
 }
 
-/** Creates (or re-keys) the worker named `name` in the default organisation; writes its token 0600. */
-async function ensureWorker({ databaseUrl, tokenFile, name, labels }) {
+/**
+ * Creates (or re-keys) the worker named `name` in the default organisation; writes its token 0600. This is
+ * the operator's own tooling (direct database access), so it may give the `local` label (the embedded
+ * worker's) and trusts the machine's reported GPU memory (`gpuMemoryGib`, default: no limit of its own).
+ */
+async function ensureWorker({ databaseUrl, tokenFile, name, labels, gpuMemoryGib = 1_000_000 }) {
   const { createPrismaClient, OrgRepository, WorkerRepository } = require(path.join(ROOT, 'libs/persistence/dist/index.js'));
   const prisma = createPrismaClient(databaseUrl, 2);
   try {
@@ -111,7 +115,7 @@ async function ensureWorker({ databaseUrl, tokenFile, name, labels }) {
     if (!org) throw new Error('the default organisation does not exist yet (start the gateway first)');
     const workers = new WorkerRepository(prisma);
     const existing = await workers.findByName(org.id, name);
-    const { token } = existing ? await workers.rotateToken(org.id, existing.id) : await workers.create(org.id, name, labels);
+    const { token } = existing ? await workers.rotateToken(org.id, existing.id) : await workers.create(org.id, name, labels, { allowLocal: true, gpuMemoryGib });
     fs.mkdirSync(path.dirname(tokenFile), { recursive: true, mode: 0o700 });
     fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     fs.chmodSync(tokenFile, 0o600);

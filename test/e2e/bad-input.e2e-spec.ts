@@ -54,7 +54,8 @@ describe('bad input gets a clear 4xx with a stable code, and nothing is half-cre
     const post = (body: string, headers: Record<string, string> = {}) => t.api('/api/cloud/jobs', { method: 'POST', body, headers });
     await expectProblem(await post('{"config": {'), 400, 'malformed_json');
     await expectProblem(await post(JSON.stringify({ config: {}, surprise: 1 })), 400, 'validation_failed');
-    await expectProblem(await post(JSON.stringify({ config: {}, provider: 'nope' })), 400, 'validation_failed');
+    await expectProblem(await post(JSON.stringify({ config: {}, provider: 'nope' })), 400, 'provider_unknown');
+    await expectProblem(await post(JSON.stringify({ config: {}, provider: 'Not A Name!' })), 400, 'validation_failed');
     await expectProblem(await post(JSON.stringify({ config: {}, dataloader_config: [{ type: 'local' }] })), 400, 'validation_failed');
     const missing = join(t.datasetRoot, 'does-not-exist');
     const m = await expectProblem(await post(JSON.stringify({ config: {}, dataloader_config: [{ type: 'local', instance_data_dir: missing }] })), 422, 'dataset_path_missing');

@@ -56,14 +56,14 @@ describe('Replicate provider end to end: services as processes, the real client,
     const events = await json<{ events: Array<{ to_status: string; reason: string }> }>(await t.api(`/api/cloud/jobs/${job.id}/events`));
     const statuses = events.events.map((e) => e.to_status);
     for (const s of ['pending', 'packaging', 'uploading', 'queued', 'running', 'completed']) expect(statuses).toContain(s);
-    // Cost: the billed seconds times the price of the job's own profile (l40s-x4 = 4 × $3.50/h).
+    // Cost: the billed seconds times the price of the job's own profile (l40s-x4 = 4 × $3.51/h, Replicate's published L40S rate).
     const pred = sim.predictions().find((p) => p.id === done.external_id);
     expect(pred).toBeTruthy();
     const logs = await json<{ logs: Array<{ line: string }> }>(await t.api(`/api/cloud/jobs/${job.id}/logs?limit=5000`));
     expect(logs.logs.length).toBeGreaterThan(0);
     const predictTime = (pred as unknown as { metrics?: { predict_time?: number } }).metrics?.predict_time ?? 0;
     expect(predictTime).toBeGreaterThan(1);
-    expect(done.cost_usd).toBeCloseTo((predictTime * 4 * 3.5) / 3600, 5);
+    expect(done.cost_usd).toBeCloseTo((predictTime * 4 * 3.51) / 3600, 5);
     // The archive went to the simulator, then was deleted, and the timeline says so.
     await eventually(async () => {
       const evs = await json<{ events: Array<{ reason: string }> }>(await t.api(`/api/cloud/jobs/${job.id}/events`));

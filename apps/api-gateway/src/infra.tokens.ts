@@ -1,2 +1,1 @@
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
-export const PRODUCER_REDIS = Symbol('PRODUCER_REDIS');

@@ -1,52 +1,72 @@
 import type { QueuePayload } from '@ct/contracts';
-import { DomainError } from '@ct/job-domain';
-import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, type Job, type PrismaClient } from '@ct/persistence';
-import type { ProviderPlugin, ProviderResolver, RunResult, SchedulingGate } from '@ct/providers-core';
+import { DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
 import type { Logger } from '@ct/logging';
-
-/** Thrown when the gate (or a provider's rate limit) says "not yet": the processor re-delays the step. */
-export class NotYetError extends Error {
-  constructor(readonly retryAfterMs: number, reason: string) {
-    super(reason);
-  }
-}
+import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, StepClaim, type Job, type PrismaClient } from '@ct/persistence';
+import { jobForProvider, type PackageRef, type ProviderPlugin, type ProviderRegistry, type RunResult, type SchedulingGate } from '@ct/providers-core';
+import { RetryLaterError } from '@ct/queue';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+const DISPATCHABLE: readonly JobStatus[] = ['packaging', 'uploading'];
 
 /**
  * packaging → [uploading →] queued|running: ask the scheduling gate, enforce the provider's size limit
- * before anything leaves the machine, hand the job to its plugin, and start polling provider-run jobs.
+ * before anything leaves the machine, take the step's claim, hand the job to its plugin, and start
+ * polling provider-run jobs. The claim is taken before any side effect: a second dispatcher given the
+ * same job (a stalled queue item taken over) waits for it instead of calling the provider again.
  */
 export class DispatchJobUseCase {
   private readonly jobs: JobRepository;
   private readonly tracker: JobTracker;
   private readonly artifacts: ArtifactRepository;
 
-  constructor(private readonly prisma: PrismaClient, private readonly providers: ProviderResolver, private readonly gate: SchedulingGate, private readonly logger: Logger) {
+  constructor(private readonly prisma: PrismaClient, private readonly providers: ProviderRegistry, private readonly gate: SchedulingGate, private readonly logger: Logger, private readonly claimTtlMs = 15_000) {
     this.jobs = new JobRepository(prisma);
     this.tracker = new JobTracker(prisma);
     this.artifacts = new ArtifactRepository(prisma);
   }
 
-  async execute({ jobId, orgId }: QueuePayload<'dispatch'>): Promise<void> {
+  async execute({ jobId, orgId }: QueuePayload<'dispatch'>, step: string): Promise<void> {
     const job = await this.jobs.find(orgId, jobId);
-    if (!job || !['packaging', 'uploading'].includes(job.status) || job.rewrittenDataloader === null) return;
-    const plugin = await this.providers.resolve(job.provider, orgId);
-    const forProvider = {
-      id: job.id, orgId, name: job.name, provider: job.provider, hardwareProfile: job.hardwareProfile,
-      config: job.config as Record<string, unknown>, dataloader: job.rewrittenDataloader as unknown[],
-    };
-    const decision = await this.gate.decide(forProvider);
-    if (decision.action === 'wait') throw new NotYetError(decision.retryAfterMs, decision.reason);
+    if (!job || !DISPATCHABLE.includes(job.status as JobStatus) || job.rewrittenDataloader === null) return;
+    const plugin = await this.providers.forOrg(orgId, job.provider);
+    const decision = await this.gate.decide(jobForProvider(job));
+    if (decision.action === 'wait') throw new RetryLaterError(decision.retryAfterMs, decision.reason);
     if (decision.action === 'reject') throw new DomainError('forbidden', decision.reason);
     const pkg = await this.artifacts.findPackage(orgId, jobId);
-    const ref = pkg ? { bucket: pkg.bucket, key: pkg.key, archiveBytes: Number(pkg.archiveBytes) } : null;
+    const ref: PackageRef | null = pkg ? { bucket: pkg.bucket, key: pkg.key, archiveBytes: Number(pkg.archiveBytes) } : null;
     this.assertWithinLimit(plugin, ref?.archiveBytes ?? 0);
-    if (ref && plugin.capabilities.uploadsPackage && job.status === 'packaging') {
-      await this.tracker.transition({ orgId, jobId, to: 'uploading', from: ['packaging'], reason: `uploading the ${mib(ref.archiveBytes)} archive to ${plugin.name}` });
+    const claim = await StepClaim.take(this.prisma, { orgId, jobId, statuses: DISPATCHABLE, ttlMs: this.claimTtlMs, step });
+    if (!claim) {
+      const held = await this.jobs.find(orgId, jobId);
+      if (!held || !DISPATCHABLE.includes(held.status as JobStatus)) return;
+      // Another replica is dispatching it (or died doing so): try again once its claim has run out.
+      throw new RetryLaterError(Math.max(1_000, (held.stepUntil?.getTime() ?? Date.now()) - Date.now() + 250), `job ${jobId} is being dispatched by ${held.stepOwner}`);
     }
-    const result = await plugin.runJob(forProvider, ref);
-    await this.record(job, plugin, result);
+    try {
+      await this.dispatch(claim, plugin, ref);
+    } catch (err) {
+      if (!claim.lost) throw err;
+      this.logger.warn({ jobId, err: (err as Error).message }, 'dispatch stopped: the claim was lost');
+    } finally {
+      await claim.release();
+    }
+  }
+
+  private async dispatch(claim: StepClaim, plugin: ProviderPlugin, ref: PackageRef | null): Promise<void> {
+    const { orgId, jobId } = claim.opts;
+    let job = await this.jobs.get(orgId, jobId);
+    if (ref && plugin.capabilities.uploadsPackage && job.status === 'packaging') {
+      const moved = await this.tracker.transition({ orgId, jobId, to: 'uploading', from: ['packaging'], claim: claim.owner, keepClaim: true, reason: `uploading the ${mib(ref.archiveBytes)} archive to ${plugin.name}` });
+      if (!moved.applied) return;
+      job = moved.job;
+    }
+    const result = await plugin.runJob(jobForProvider(job), ref, {
+      signal: claim.signal,
+      saveState: async (state) => {
+        if (!(await claim.whileHeld({ providerState: state as object }))) throw claim.signal.reason as Error;
+      },
+    });
+    await this.record(job, plugin, result, claim);
   }
 
   private assertWithinLimit(plugin: ProviderPlugin, bytes: number): void {
@@ -60,23 +80,27 @@ export class DispatchJobUseCase {
     );
   }
 
-  private async record(job: Job, plugin: ProviderPlugin, result: RunResult & { fileId?: string | null }): Promise<void> {
+  private async record(job: Job, plugin: ProviderPlugin, result: RunResult, claim: StepClaim): Promise<void> {
     const applied = await this.prisma.$transaction(async (tx) => {
       const outcome = await this.tracker.transitionInTx(tx, {
-        orgId: job.orgId, jobId: job.id, to: result.status, from: ['packaging', 'uploading'], reason: result.reason,
-        patch: { externalId: result.externalId, ...(result.fileId !== undefined ? { providerFileId: result.fileId } : {}) },
-        data: { externalId: result.externalId },
+        orgId: job.orgId, jobId: job.id, to: result.status, from: DISPATCHABLE, claim: claim.owner, reason: result.reason,
+        patch: { externalId: result.externalId }, data: { externalId: result.externalId, ...(result.adopted ? { adopted: true } : {}) },
       });
-      // Provider-run jobs are tracked by polling (a safety net beside webhooks); workers report themselves.
-      if (outcome.applied && result.externalId) await enqueueInTx(tx, 'poll', { v: 1, jobId: job.id, orgId: job.orgId, n: 0 }, 'p0');
+      // Provider-run jobs are followed by polling (a safety net beside webhooks); an adopted run is asked about at once.
+      if (outcome.applied && result.externalId && plugin.capabilities.polled) {
+        await enqueueInTx(tx, 'poll', { v: 1, jobId: job.id, orgId: job.orgId, n: 0, ...(result.adopted ? { immediate: true } : {}) }, 'p0');
+      }
       return outcome.applied;
     });
-    if (!applied && result.externalId) {
+    if (applied) {
+      this.logger.info({ jobId: job.id, provider: plugin.name, status: result.status, externalId: result.externalId, adopted: result.adopted ?? false }, 'job dispatched');
+      return;
+    }
+    const now = await this.jobs.find(job.orgId, job.id);
+    if (result.externalId && (!now || isTerminal(now.status as JobStatus))) {
       // Cancelled while we were submitting: do not leave it running (and billing) at the provider.
       await plugin.cancelJob(result.externalId);
       this.logger.info({ jobId: job.id, externalId: result.externalId }, 'provider run cancelled: the job ended meanwhile');
-      return;
     }
-    this.logger.info({ jobId: job.id, provider: plugin.name, status: result.status, externalId: result.externalId }, 'job dispatched');
   }
 }

@@ -1,44 +1,72 @@
 import { PassThrough } from 'node:stream';
 import { isTerminal, type JobStatus } from '@ct/job-domain';
 import type { QueuePayload } from '@ct/contracts';
-import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, type Job, type PrismaClient } from '@ct/persistence';
-import { localDatasetsOf, planPackage, resolveDatasetDir, rewriteDataloader, writePackage } from '@ct/packaging';
+import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, StepClaim, type Job, type PrismaClient } from '@ct/persistence';
+import { assertDataloaderPaths, localDatasetsOf, planPackage, resolveDatasetDir, rewriteDataloader, writePackage } from '@ct/packaging';
+import { RetryLaterError } from '@ct/queue';
 import { BUCKETS, outputPrefix, packageKey, type StorageDriver } from '@ct/storage';
 import type { Logger } from '@ct/logging';
 
 /**
  * pending → packaging: scan every local dataset (exclusion rules), stream one zip straight into storage,
  * record the summary, rewrite the dataloader paths to the archive layout, then hand over to `dispatch`.
- * Idempotent: a retry or re-drive of a job past this step does nothing.
+ * Idempotent: a retry or re-drive of a job past this step does nothing. The step holds its claim on the
+ * job while it writes, so a second packager given the same job (a stalled item taken over) waits.
  */
 export class PackageJobUseCase {
   private readonly jobs: JobRepository;
   private readonly tracker: JobTracker;
   private readonly artifacts: ArtifactRepository;
 
-  constructor(private readonly prisma: PrismaClient, private readonly driver: StorageDriver, private readonly roots: string[], private readonly logger: Logger) {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly driver: StorageDriver,
+    private readonly rootsOf: (orgId: string) => Promise<string[]>,
+    private readonly logger: Logger,
+    private readonly onPackaged: (bytes: number, archiveBytes: number) => void = () => undefined,
+    private readonly claimTtlMs = 15_000,
+  ) {
     this.jobs = new JobRepository(prisma);
     this.tracker = new JobTracker(prisma);
     this.artifacts = new ArtifactRepository(prisma);
   }
 
-  async execute({ jobId, orgId }: QueuePayload<'package'>): Promise<void> {
+  async execute({ jobId, orgId }: QueuePayload<'package'>, step = 'package'): Promise<void> {
     const job = await this.start(orgId, jobId);
     if (!job) return;
+    const claim = await StepClaim.take(this.prisma, { orgId, jobId, statuses: ['packaging'], ttlMs: this.claimTtlMs, step });
+    if (!claim) {
+      const held = await this.jobs.find(orgId, jobId);
+      if (held?.status !== 'packaging') return;
+      throw new RetryLaterError(Math.max(1_000, (held.stepUntil?.getTime() ?? Date.now()) - Date.now() + 250), `job ${jobId} is being packaged by ${held.stepOwner}`);
+    }
+    try {
+      await this.packageUnderClaim(job, claim);
+    } finally {
+      await claim.release();
+    }
+  }
+
+  private async packageUnderClaim(job: Job, claim: StepClaim): Promise<void> {
+    const { id: jobId, orgId } = job;
     const log = this.logger.child({ jobId, orgId });
+    const roots = await this.rootsOf(orgId);
     const datasets = localDatasetsOf(job.dataloader as unknown[]);
+    // The gateway checked these at submission; the roots may have changed since, so check again before reading.
+    await assertDataloaderPaths(job.dataloader as unknown[], roots);
     let rewritten = job.dataloader as unknown[];
     if (datasets.length > 0) {
       const resolved = [];
-      for (const d of datasets) resolved.push({ id: d.id, dir: await resolveDatasetDir(d.dir, this.roots) });
-      const summary = await this.zipIntoStorage(job, resolved);
+      for (const d of datasets) resolved.push({ id: d.id, dir: await resolveDatasetDir(d.dir, roots) });
+      const summary = await this.zipIntoStorage(job, resolved, claim.signal);
       if (!summary) return;
       rewritten = rewriteDataloader(job.dataloader as unknown[], summary.datasets, '');
+      this.onPackaged(summary.bytes, summary.archiveBytes);
       log.info({ files: summary.files, bytes: summary.bytes, archiveBytes: summary.archiveBytes }, 'datasets packaged');
     }
     await this.prisma.$transaction(async (tx) => {
       const { count } = await tx.job.updateMany({
-        where: { id: jobId, orgId, status: 'packaging' },
+        where: { id: jobId, orgId, status: 'packaging', stepOwner: claim.owner },
         data: { rewrittenDataloader: rewritten as object[], outputPrefix: outputPrefix(orgId, jobId) },
       });
       if (count === 1) await enqueueInTx(tx, 'dispatch', { v: 1, jobId, orgId });
@@ -56,10 +84,11 @@ export class PackageJobUseCase {
     return job;
   }
 
-  private async zipIntoStorage(job: Job, datasets: Array<{ id: string; dir: string }>) {
+  private async zipIntoStorage(job: Job, datasets: Array<{ id: string; dir: string }>, claimLost: AbortSignal) {
     const plan = await planPackage(datasets);
     const key = packageKey(job.orgId, job.id);
     const abort = new AbortController();
+    claimLost.addEventListener('abort', () => abort.abort(new Error('the step claim was lost')), { once: true });
     // Cancel while packaging: stop writing as soon as the job is no longer packaging.
     const watch = setInterval(() => {
       void this.jobs.find(job.orgId, job.id).then((j) => {

@@ -4,7 +4,7 @@ import { BUCKETS, deriveSecret, outputPrefix, packageKey, parseAccessKeyId, type
 
 /**
  * Who an access key id belongs to and what it may touch. Secrets are derived from the master key, never
- * stored: a job's credentials work only while the job is active and under its current lease; an API
+ * stored: a job's credentials work only while the job runs under its current lease; an API
  * key's credentials read (and list) its organisation's objects.
  */
 export function credentialResolver(prisma: PrismaClient, masterKey: string) {
@@ -14,7 +14,10 @@ export function credentialResolver(prisma: PrismaClient, masterKey: string) {
     const secretAccessKey = deriveSecret(masterKey, accessKeyId);
     if (parsed.kind === 'job') {
       const job = await prisma.job.findUnique({ where: { id: parsed.jobId } });
+      // A worker's credentials end with its lease: a requeue or a rotated worker token moves the fence on,
+      // and a job waiting in the queue has no worker to hold them. Provider-run jobs hold them while active.
       if (!job || isTerminal(job.status as JobStatus) || job.leaseFence !== parsed.fence) return null;
+      if (job.status !== 'running' && job.externalId === null) return null;
       return {
         secretAccessKey,
         principal: { orgId: job.orgId, jobId: job.id },

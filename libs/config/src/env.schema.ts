@@ -15,6 +15,8 @@ export const commonEnv = z.object({
   /** Address the queue services' /health endpoints bind to (0.0.0.0 in containers). */
   HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Prefix of every BullMQ key and event channel in Redis: deployments (or test runs) sharing one Redis stay apart. */
+  /** When set, /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16).optional(),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, dash and underscore only').default('ct'),
 });
 
@@ -23,20 +25,37 @@ const datasetRoots = z
   .default('')
   .transform((v) => v.split(/[,:]/).map((s) => s.trim()).filter((s) => s.length > 0));
 
-/** Replicate, read by the dispatcher, the poller and the gateway. */
-const replicateEnv = {
-  REPLICATE_API_TOKEN: z.string().min(1).optional(),
-  REPLICATE_API_BASE_URL: z.string().url().default('https://api.replicate.com/v1'),
-  /** Poll cadence while a Replicate job is active without webhooks (backs off from the first value to the second). */
-  REPLICATE_POLL_MIN_MS: ms(5_000),
-  REPLICATE_POLL_MAX_MS: ms(30_000),
-  /** With webhooks on, polling is only a safety net for lost deliveries. */
-  REPLICATE_POLL_WITH_WEBHOOKS_MS: ms(300_000),
-  PUBLIC_URL: z.string().url().optional(),
-};
+/**
+ * Server-side dataset folders of the other organisations of a team deployment: JSON, organisation slug →
+ * folders (`{"team-a": ["/mnt/team-a"]}`). Set by the operator, never through the API: an organisation's
+ * admin must not be able to point its jobs at the server's disk.
+ */
+const orgDatasetRoots = z
+  .string()
+  .default('{}')
+  .transform((v, ctx) => {
+    try {
+      return z.record(z.string().min(1).max(100), z.array(z.string().min(1)).max(50)).parse(JSON.parse(v));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON like {"team-a": ["/mnt/team-a"]}' });
+      return z.NEVER;
+    }
+  });
+
+/** The dataset roots of one organisation: DATASET_ROOTS belongs to the default one, ORG_DATASET_ROOTS names the rest. */
+export function datasetRootsFor(env: { DATASET_ROOTS: string[]; ORG_DATASET_ROOTS: Record<string, string[]> }, orgSlug: string): string[] {
+  const named = env.ORG_DATASET_ROOTS[orgSlug] ?? [];
+  return orgSlug === 'default' ? [...env.DATASET_ROOTS, ...named] : named;
+}
+
+/**
+ * How the outside reaches this deployment (workers, S3 clients, providers' webhooks). Providers' own
+ * variables (API tokens, poll cadences) are validated by each provider library (libs/providers/*).
+ */
+const publicUrl = { PUBLIC_URL: z.string().url().optional() };
 
 export const gatewayEnv = commonEnv.extend({
-  ...replicateEnv,
+  ...publicUrl,
   PORT: port(8001),
   HOST: z.string().default('127.0.0.1'),
   STORAGE_URL: z.string().url().default('http://127.0.0.1:8005'),
@@ -45,8 +64,9 @@ export const gatewayEnv = commonEnv.extend({
   WORKER_LEASE_TTL_MS: ms(30_000),
   WORKER_CLAIM_MAX_WAIT_MS: ms(25_000),
   S3_REGION: z.string().default('us-east-1'),
-  /** Local datasets must live under one of these folders (comma or colon separated). */
+  /** The default organisation's local datasets must live under one of these folders (comma or colon separated). */
   DATASET_ROOTS: datasetRoots,
+  ORG_DATASET_ROOTS: orgDatasetRoots,
   /** How many times a job whose worker vanished is requeued before it fails. */
   WORKER_MAX_REQUEUES: z.coerce.number().int().min(0).max(100).default(1),
 });
@@ -67,17 +87,19 @@ export const storageEnv = commonEnv.extend({
 export const packagerEnv = storageEnv.extend({
   PACKAGER_PORT: port(8002),
   DATASET_ROOTS: datasetRoots,
+  ORG_DATASET_ROOTS: orgDatasetRoots,
   PACKAGER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
 });
 
 export const dispatcherEnv = storageEnv.extend({
-  ...replicateEnv,
+  ...publicUrl,
   DISPATCHER_PORT: port(8003),
   DISPATCHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
 });
 
-export const pollerEnv = commonEnv.extend({
-  ...replicateEnv,
+/** The poller also prunes storage (abandoned multipart uploads, temporary files) and purges deleted jobs' objects. */
+export const pollerEnv = storageEnv.extend({
+  ...publicUrl,
   POLLER_PORT: port(8004),
   /** A worker that has not sent a heartbeat for this long is offline and its job is requeued. */
   WORKER_HEARTBEAT_TIMEOUT_MS: ms(30_000),
@@ -85,6 +107,8 @@ export const pollerEnv = commonEnv.extend({
   OUTBOX_POLL_MS: ms(100),
   RECONCILE_INTERVAL_MS: ms(30_000),
   RECONCILE_STUCK_AFTER_MS: ms(60_000),
+  /** Pruning of old outbox rows, webhook deliveries, dead service instances and storage leftovers. */
+  PRUNE_INTERVAL_MS: ms(3_600_000),
 });
 
 export type CommonEnv = z.infer<typeof commonEnv>;

@@ -21,6 +21,13 @@ export function loadEnv<S extends z.ZodType>(service: string, schema: S, source:
   return parsed.data;
 }
 
+/** The process environment without empty values, for libraries that validate their own variables with loadEnv. */
+export function environment(source: NodeJS.ProcessEnv = process.env): Readonly<Record<string, string>> {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source)) if (v !== undefined && v !== '') clean[k] = v;
+  return clean;
+}
+
 /** Boot helper: load or exit with a message a person can act on (no stack trace). */
 export function loadEnvOrExit<S extends z.ZodType>(service: string, schema: S): z.infer<S> {
   try {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from '@ct/job-domain';
 
-export const PROVIDERS = ['local', 'worker', 'replicate'] as const;
+/** A provider's name as the catalog registers it (checked against the catalog at submission). */
+export const providerName = z.string().min(1).max(50).regex(/^[a-z0-9.-]+$/, 'a provider name (see GET /api/cloud/providers)');
 
 /** One dataset of SimpleTuner's dataloader config: its own keys pass through untouched. */
 export const datasetEntry = z
@@ -30,7 +31,7 @@ export const submitJobBody = z
   .object({
     name: z.string().min(1).max(200).optional(),
     config_name: z.string().min(1).max(200).optional(),
-    provider: z.enum(PROVIDERS).optional(),
+    provider: providerName.optional(),
     type: z.enum(['training']).default('training'),
     config: z.record(z.string(), z.unknown()),
     dataloader_config: z.array(datasetEntry).max(100).default([]),

@@ -7,16 +7,39 @@ export const QUEUES = {
   providerEvents: 'provider-events',
   finalize: 'finalize',
   poll: 'poll',
+  purge: 'purge',
+  maintenance: 'maintenance',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+/** Queues whose items are about one training job (all but maintenance). */
+export type JobQueueName = Exclude<QueueName, 'maintenance'>;
+
+/** The one service that consumes each queue; every service checks at boot that it has exactly its handlers. */
+export const QUEUE_CONSUMERS: Readonly<Record<QueueName, string>> = {
+  package: 'packager',
+  dispatch: 'dispatcher',
+  'provider-events': 'poller',
+  finalize: 'poller',
+  poll: 'poller',
+  purge: 'poller',
+  maintenance: 'poller',
+};
 
 const jobRef = z.object({ v: z.literal(1), jobId: z.string().min(1), orgId: z.string().min(1) });
 
 export const packagePayload = jobRef;
 export const dispatchPayload = jobRef;
 export const finalizePayload = jobRef;
-/** One status poll of a provider-run job; `n` counts polls so the delay can back off. */
-export const pollPayload = jobRef.extend({ n: z.number().int().nonnegative().default(0) });
+/**
+ * One status poll of a provider-run job; `n` counts polls so the delay can back off. `immediate` skips the
+ * provider's quiet-interval deferral (an adopted run, a refused webhook); `once` is a poll outside the
+ * job's chain, which schedules no successor.
+ */
+export const pollPayload = jobRef.extend({
+  n: z.number().int().nonnegative().default(0),
+  immediate: z.boolean().optional(),
+  once: z.boolean().optional(),
+});
 
 export const progressReport = z.object({
   step: z.number().int().nonnegative(),
@@ -42,18 +65,28 @@ export const providerEventPayload = jobRef.extend({
 });
 export type ProviderEventPayload = z.infer<typeof providerEventPayload>;
 
+/** A deleted job's objects: its package and (unless kept) its outputs are removed from storage. */
+export const purgePayload = jobRef.extend({ keepOutputs: z.boolean().default(false) });
+
+/** Periodic work (BullMQ job schedulers: one run per interval in the whole deployment); the job name is the task. */
+export const maintenancePayload = z.object({}).passthrough();
+export const MAINTENANCE_TASKS = ['heartbeat-monitor', 'reconcile', 'outbox-prune', 'webhook-prune', 'storage-prune'] as const;
+export type MaintenanceTask = (typeof MAINTENANCE_TASKS)[number];
+
 export const QUEUE_PAYLOADS = {
   [QUEUES.package]: packagePayload,
   [QUEUES.dispatch]: dispatchPayload,
   [QUEUES.providerEvents]: providerEventPayload,
   [QUEUES.finalize]: finalizePayload,
   [QUEUES.poll]: pollPayload,
+  [QUEUES.purge]: purgePayload,
+  [QUEUES.maintenance]: maintenancePayload,
 } as const;
 
 export type QueuePayload<Q extends QueueName> = z.infer<(typeof QUEUE_PAYLOADS)[Q]>;
 
 /** Deterministic BullMQ job ids (no ':'), so an enqueue repeated by the relay or reconciler is harmless. */
-export function queueJobId(queue: QueueName, jobId: string, suffix?: string): string {
+export function queueJobId(queue: JobQueueName, jobId: string, suffix?: string): string {
   return suffix ? `${queue}-${jobId}-${suffix}` : `${queue}-${jobId}`;
 }
 

@@ -67,4 +67,10 @@ export interface RegisterWorkerResponse {
   workerId: string;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
+  /** The labels jobs are routed by: the admin's (the agent's own --labels do not add to them). Absent from older gateways. */
+  labels?: string[];
+  /** GPU memory jobs may count on: the admin's figure, lowered to the largest GPU the agent reported. */
+  gpuMemoryGib?: number;
+  /** Labels the agent asked for that the admin did not give this worker. */
+  ignoredLabels?: string[];
 }

@@ -25,6 +25,9 @@ export type DomainErrorCode =
   | 'credential_scope'
   | 'provider_unknown'
   | 'provider_not_configured'
+  | 'provider_unavailable'
+  | 'provider_credentials_invalid'
+  | 'dataset_path_invalid'
   | 'provider_error'
   | 'unsupported';
 

@@ -18,6 +18,7 @@ const LEGAL: Array<[JobStatus, JobStatus]> = [
   ['packaging', 'failed'],
   ['packaging', 'cancelled'],
   ['uploading', 'queued'],
+  ['uploading', 'running'],
   ['uploading', 'failed'],
   ['uploading', 'cancelled'],
   ['queued', 'running'],

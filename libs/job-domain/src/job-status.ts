@@ -23,7 +23,8 @@ export const ACTIVE_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
 const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   pending: ['packaging', 'failed', 'cancelled'],
   packaging: ['uploading', 'queued', 'failed', 'cancelled'],
-  uploading: ['queued', 'failed', 'cancelled'],
+  // uploading -> running: a recovering dispatcher adopts a provider run that already started.
+  uploading: ['queued', 'running', 'failed', 'cancelled'],
   // queued -> queued is not a transition; a requeue goes running -> queued.
   queued: ['running', 'failed', 'cancelled'],
   running: ['completed', 'failed', 'cancelled', 'queued'],

@@ -7,7 +7,7 @@ import { useNativeCrcForStoredEntries } from './native-crc';
 import { planPackage, summariesOf, type DatasetInput, type DatasetSummary, type PackagePlan } from './package-plan';
 
 export interface PackageOptions {
-  /** Provider upload limit in bytes (Replicate: 100 MiB). Checked before writing and while writing. */
+  /** The provider's upload limit in bytes (capabilities.maxUploadBytes). Checked before writing and while writing. */
   readonly maxBytes?: number;
   /** Aborting stops packaging and destroys the sink (an upload stream then fails instead of completing). */
   readonly signal?: AbortSignal;

@@ -6,3 +6,4 @@ export * from './dataloader-rewrite';
 export * from './archive-size-guard';
 export * from './package-plan';
 export * from './dataset-packager';
+export * from './dataloader-paths';

@@ -10,3 +10,5 @@ export * from './artifact.repository';
 export * from './outbox.repository';
 export * from './secret-box';
 export * from './provider-settings.repository';
+export * from './step-claim';
+export * from './service-instance.repository';

@@ -110,13 +110,23 @@ export class JobRepository {
     return { jobs, next: rows.length > f.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
   }
 
-  async delete(orgId: string, id: string): Promise<void> {
+  /**
+   * Deletes a terminal job with its timeline and logs, and (same transaction) the `purge` step that removes
+   * its package and, unless kept, its outputs from storage. Their index rows go at once, so the job's
+   * objects vanish from listings before the purge has run.
+   */
+  async delete(orgId: string, id: string, opts: { keepOutputs?: boolean } = {}): Promise<void> {
     const job = await this.get(orgId, id);
     if (!isTerminal(job.status as JobStatus)) {
       throw new DomainError('job_not_terminal', `Job ${id} is ${job.status}; cancel it first, then delete it.`, { status: job.status });
     }
-    const { count } = await this.prisma.job.deleteMany({ where: { id, orgId, status: job.status } });
-    if (count === 0) throw new DomainError('conflict', `Job ${id} changed while it was being deleted; try again.`);
+    const keepOutputs = opts.keepOutputs ?? false;
+    await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.job.deleteMany({ where: { id, orgId, status: job.status } });
+      if (count === 0) throw new DomainError('conflict', `Job ${id} changed while it was being deleted; try again.`);
+      await tx.artifact.deleteMany({ where: { orgId, jobId: null, OR: [{ bucket: 'datasets', key: `${orgId}/${id}.zip` }, ...(keepOutputs ? [] : [{ bucket: 'outputs', key: { startsWith: `${orgId}/${id}/` } }])] } });
+      await enqueueInTx(tx, 'purge', { v: 1, jobId: id, orgId, keepOutputs });
+    });
   }
 
   events(orgId: string, jobId: string): Promise<JobEvent[]> {

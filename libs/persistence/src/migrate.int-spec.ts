@@ -6,7 +6,7 @@ import { createTestDatabase } from '@ct/testing';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations } from './migrate';
 
 const PRISMA_TYPES: Record<string, string> = {
-  String: 'text', Int: 'integer', BigInt: 'bigint', Json: 'jsonb', DateTime: 'timestamp with time zone', Boolean: 'boolean',
+  String: 'text', Int: 'integer', BigInt: 'bigint', Json: 'jsonb', DateTime: 'timestamp with time zone', Boolean: 'boolean', Float: 'double precision',
 };
 
 describe('migration runner', () => {

@@ -18,6 +18,10 @@ export class OrgRepository {
     return this.prisma.organization.create({ data: { name, slug } });
   }
 
+  findOrg(id: string): Promise<Organization | null> {
+    return this.prisma.organization.findUnique({ where: { id } });
+  }
+
   findOrgBySlug(slug: string): Promise<Organization | null> {
     return this.prisma.organization.findUnique({ where: { slug } });
   }

@@ -27,6 +27,16 @@ export class ProviderSettingsRepository {
     return this.get(orgId, provider);
   }
 
+  /**
+   * A value that changes whenever these settings or the secret change (null: never stored): one indexed
+   * read, for the registry's cache. It is the stored content itself, so two changes within a millisecond
+   * still differ.
+   */
+  async version(orgId: string, provider: string): Promise<string | null> {
+    const row = await this.prisma.providerSetting.findUnique({ where: { orgId_provider: { orgId, provider } }, select: { settings: true, secretCiphertext: true } });
+    return row ? `${JSON.stringify(row.settings)}|${row.secretCiphertext ?? ''}` : null;
+  }
+
   async secret(orgId: string, provider: string): Promise<string | null> {
     const row = await this.prisma.providerSetting.findUnique({ where: { orgId_provider: { orgId, provider } } });
     return row?.secretCiphertext ? this.box.open(row.secretCiphertext) : null;
@@ -61,6 +71,20 @@ export class WebhookDeliveryRepository {
   async recentAcceptedAt(provider: string, jobId: string, limit = 8): Promise<Date[]> {
     const rows = await this.prisma.webhookDelivery.findMany({ where: { provider, jobId, accepted: true }, orderBy: { receivedAt: 'desc' }, take: limit, select: { receivedAt: true } });
     return rows.map((r) => r.receivedAt);
+  }
+
+  /**
+   * Rejected deliveries an organisation has had recently: the receiver stops recording rejections past a
+   * bound (they are still counted in metrics), so a flood of junk cannot fill the table.
+   */
+  async recentRejections(orgId: string, withinMs: number): Promise<number> {
+    return this.prisma.webhookDelivery.count({ where: { orgId, accepted: false, receivedAt: { gt: new Date(Date.now() - withinMs) } } });
+  }
+
+  /** Deliveries older than `olderThanMs` (the replay guard needs only the signature tolerance, minutes). */
+  async prune(olderThanMs: number): Promise<number> {
+    const { count } = await this.prisma.webhookDelivery.deleteMany({ where: { receivedAt: { lt: new Date(Date.now() - olderThanMs) } } });
+    return count;
   }
 
   recent(provider: string, limit = 50) {

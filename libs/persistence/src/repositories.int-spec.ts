@@ -6,6 +6,8 @@ import { JobTracker } from './job-tracker';
 import { WorkerRepository } from './worker.repository';
 import { WebhookDeliveryRepository } from './provider-settings.repository';
 
+const SELF_HOSTED = ['local', 'worker'];
+
 describe('repositories on real Postgres', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let prisma: PrismaClient;
@@ -113,7 +115,7 @@ describe('repositories on real Postgres', () => {
     const job = await queuedJob(a.orgId);
     const w1 = (await workers.create(a.orgId, 'w1', [])).worker;
     const w2 = (await workers.create(a.orgId, 'w2', [])).worker;
-    const claims = await Promise.all([workers.claim(w1, 30_000), workers.claim(w2, 30_000)]);
+    const claims = await Promise.all([workers.claim(w1, 30_000, SELF_HOSTED), workers.claim(w2, 30_000, SELF_HOSTED)]);
     const winners = claims.filter((c) => c !== null);
     expect(winners).toHaveLength(1);
     expect(winners[0]!.job.id).toBe(job.id);
@@ -127,19 +129,50 @@ describe('repositories on real Postgres', () => {
     expect(stale.applied).toBe(false);
   });
 
-  it('only gives a job to a worker with its labels and enough GPU memory', async () => {
+  it('only gives a job to a worker with its labels and enough GPU memory, both as the admin set them', async () => {
     const a = await makeOrg(prisma);
     await queuedJob(a.orgId, { requirements: { labels: ['a100'], min_gpu_memory_gib: 40 } });
-    const small = (await workers.create(a.orgId, 'small', ['a100'])).worker;
-    await workers.register(small, { labels: [], gpus: [{ name: 'A100', memoryMiB: 24_576 }] });
-    const nolabel = (await workers.create(a.orgId, 'nolabel', [])).worker;
-    await workers.register(nolabel, { labels: [], gpus: [{ name: 'A100', memoryMiB: 81_920 }] });
-    const big = (await workers.create(a.orgId, 'big', ['a100'])).worker;
-    await workers.register(big, { labels: [], gpus: [{ name: 'A100', memoryMiB: 81_920 }] });
+    const small = (await workers.create(a.orgId, 'small', ['a100'], { gpuMemoryGib: 80 })).worker;
+    await workers.register(small, { gpus: [{ name: 'A100', memoryMiB: 24_576 }] });
+    const nolabel = (await workers.create(a.orgId, 'nolabel', [], { gpuMemoryGib: 80 })).worker;
+    await workers.register(nolabel, { gpus: [{ name: 'A100', memoryMiB: 81_920 }] });
+    // reports a big GPU, but the admin vouched for 24 GiB: the report cannot raise the limit
+    const boastful = (await workers.create(a.orgId, 'boastful', ['a100'], { gpuMemoryGib: 24 })).worker;
+    await workers.register(boastful, { gpus: [{ name: 'H100', memoryMiB: 81_920 }] });
+    const big = (await workers.create(a.orgId, 'big', ['a100'], { gpuMemoryGib: 80 })).worker;
+    await workers.register(big, { gpus: [{ name: 'A100', memoryMiB: 81_920 }] });
     const reload = (id: string) => prisma.worker.findUniqueOrThrow({ where: { id } });
-    expect(await workers.claim(await reload(small.id), 1000)).toBeNull();
-    expect(await workers.claim(await reload(nolabel.id), 1000)).toBeNull();
-    expect(await workers.claim(await reload(big.id), 1000)).not.toBeNull();
+    expect(await workers.claim(await reload(small.id), 1000, SELF_HOSTED)).toBeNull();
+    expect(await workers.claim(await reload(nolabel.id), 1000, SELF_HOSTED)).toBeNull();
+    expect(await workers.claim(await reload(boastful.id), 1000, SELF_HOSTED)).toBeNull();
+    expect(await workers.claim(await reload(big.id), 1000, SELF_HOSTED)).not.toBeNull();
+  });
+
+  it('keeps labels the admin\'s: the local label is refused, and a worker cannot add labels at registration', async () => {
+    const a = await makeOrg(prisma);
+    await expect(workers.create(a.orgId, 'sneaky', ['local'])).rejects.toMatchObject({ code: 'validation_failed' });
+    const w = (await workers.create(a.orgId, 'plain', ['cpu'])).worker;
+    await expect(workers.update(a.orgId, w.id, { labels: ['cpu', 'local'] })).rejects.toMatchObject({ code: 'validation_failed' });
+    const registered = await workers.register(w, { gpus: [] });
+    expect(registered.labels).toEqual(['cpu']);
+    await queuedJob(a.orgId, { provider: 'local', requirements: { labels: ['local'] } });
+    expect(await workers.claim(registered, 1000, SELF_HOSTED)).toBeNull();
+    const embedded = (await workers.create(a.orgId, 'embedded', ['local'], { allowLocal: true, gpuMemoryGib: 1e6 })).worker;
+    expect((await workers.claim(embedded, 1000, SELF_HOSTED))?.job.provider).toBe('local');
+  });
+
+  it('a rotated token ends the lease of the job the worker holds: requeued under a new fence', async () => {
+    const a = await makeOrg(prisma);
+    const job = await queuedJob(a.orgId);
+    const w = (await workers.create(a.orgId, 'rotated', [])).worker;
+    const claim = await workers.claim(w, 30_000, SELF_HOSTED);
+    expect(claim?.job.id).toBe(job.id);
+    const { requeued } = await workers.rotateToken(a.orgId, w.id);
+    expect(requeued).toEqual([job.id]);
+    const after = await jobs.get(a.orgId, job.id);
+    expect(after).toMatchObject({ status: 'queued', workerId: null, requeueCount: 0 });
+    expect(after.leaseFence).toBeGreaterThan(claim!.fence);
+    await expect(workers.assertLease(w, job.id, claim!.fence)).rejects.toMatchObject({ code: 'stale_lease' });
   });
 
   it('requeues the job of an expired lease once, then fails it with a reason that says so', async () => {
@@ -147,7 +180,7 @@ describe('repositories on real Postgres', () => {
     const job = await queuedJob(a.orgId);
     const w = (await workers.create(a.orgId, 'flaky', [])).worker;
     for (const expected of ['requeued', 'failed'] as const) {
-      const claim = await workers.claim(w, 1);
+      const claim = await workers.claim(w, 1, SELF_HOSTED);
       expect(claim?.job.id).toBe(job.id);
       await new Promise((r) => setTimeout(r, 20));
       const expired = (await workers.expiredLeases()).filter((l) => l.jobId === job.id);

@@ -1,13 +1,31 @@
 import { DomainError, NotFoundError } from '@ct/job-domain';
 import type { WorkerCommand } from '@ct/contracts';
 import type { Job, Worker, WorkerLease } from './generated/prisma/client';
-import type { PrismaClient } from './prisma';
+import type { PrismaClient, Tx } from './prisma';
 import { JobTracker } from './job-tracker';
 import { generateToken, hashToken } from './tokens';
 
 export type { Worker, WorkerLease };
 
 export interface GpuInfo { name: string; memoryMiB: number }
+
+/** Routes jobs to the orchestrator's own machine; only the embedded worker carries it. */
+export const LOCAL_LABEL = 'local';
+
+function assertLabels(labels: readonly string[], allowLocal: boolean): void {
+  if (!allowLocal && labels.includes(LOCAL_LABEL)) {
+    throw new DomainError('validation_failed', 'The "local" label belongs to the embedded worker of this machine; give this worker another label.', { label: LOCAL_LABEL });
+  }
+}
+
+/**
+ * The GPU memory jobs may count on: what the admin vouched for, lowered to the largest GPU the agent
+ * reports (a worker cannot raise its own limit; a misconfigured one can only lower it).
+ */
+export function gpuMemoryOf(worker: Pick<Worker, 'gpuMemoryGib' | 'gpus'>): number {
+  const reported = Math.max(0, ...((worker.gpus as unknown as GpuInfo[] | null) ?? []).map((g) => g.memoryMiB / 1024));
+  return Math.min(worker.gpuMemoryGib, reported);
+}
 
 /** Workers of one organisation, their tokens, and the leases under which they run jobs. */
 export class WorkerRepository {
@@ -16,15 +34,27 @@ export class WorkerRepository {
     this.tracker = new JobTracker(prisma);
   }
 
-  async create(orgId: string, name: string, labels: string[]): Promise<{ worker: Worker; token: string }> {
+  /**
+   * A worker's labels and GPU memory are the admin's: set here (and by update), never by the worker. The
+   * `local` label routes jobs to this machine and belongs to the embedded worker alone (`allowLocal`).
+   */
+  async create(orgId: string, name: string, labels: string[], opts: { gpuMemoryGib?: number; allowLocal?: boolean } = {}): Promise<{ worker: Worker; token: string }> {
+    assertLabels(labels, opts.allowLocal ?? false);
     const { token, prefix } = generateToken('ctw');
     try {
-      const worker = await this.prisma.worker.create({ data: { orgId, name, labels, tokenPrefix: prefix, tokenHash: hashToken(token) } });
+      const worker = await this.prisma.worker.create({ data: { orgId, name, labels, gpuMemoryGib: opts.gpuMemoryGib ?? 0, tokenPrefix: prefix, tokenHash: hashToken(token) } });
       return { worker, token };
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') throw new DomainError('conflict', `A worker named "${name}" already exists.`);
       throw err;
     }
+  }
+
+  /** The admin changes a worker's labels or GPU memory. */
+  async update(orgId: string, id: string, patch: { labels?: string[]; gpuMemoryGib?: number }): Promise<Worker> {
+    const worker = await this.get(orgId, id);
+    if (patch.labels) assertLabels(patch.labels, worker.labels.includes(LOCAL_LABEL));
+    return this.prisma.worker.update({ where: { id }, data: { ...(patch.labels ? { labels: patch.labels } : {}), ...(patch.gpuMemoryGib !== undefined ? { gpuMemoryGib: patch.gpuMemoryGib } : {}) } });
   }
 
   list(orgId: string): Promise<Worker[]> {
@@ -41,11 +71,18 @@ export class WorkerRepository {
     return this.prisma.worker.findFirst({ where: { orgId, name } });
   }
 
-  async rotateToken(orgId: string, id: string): Promise<{ worker: Worker; token: string }> {
-    await this.get(orgId, id);
+  /**
+   * A new token; the old one stops at once, and so do the S3 credentials of the job the worker holds: the
+   * job goes back to the queue under a new fence (a rotated token is usually a leaked one).
+   */
+  async rotateToken(orgId: string, id: string): Promise<{ worker: Worker; token: string; requeued: string[] }> {
+    const current = await this.get(orgId, id);
     const { token, prefix } = generateToken('ctw');
-    const worker = await this.prisma.worker.update({ where: { id }, data: { tokenPrefix: prefix, tokenHash: hashToken(token) } });
-    return { worker, token };
+    return this.prisma.$transaction(async (tx) => {
+      const worker = await tx.worker.update({ where: { id }, data: { tokenPrefix: prefix, tokenHash: hashToken(token) } });
+      const requeued = await this.revokeJobs(tx, current, `the token of worker ${current.name} was rotated`);
+      return { worker, token, requeued };
+    });
   }
 
   async drain(orgId: string, id: string): Promise<Worker> {
@@ -53,21 +90,41 @@ export class WorkerRepository {
     return this.prisma.worker.update({ where: { id }, data: { status: 'draining' } });
   }
 
+  /** Removes the worker; a job it was running goes back to the queue (its lease and credentials end). */
   async delete(orgId: string, id: string): Promise<void> {
-    const { count } = await this.prisma.worker.deleteMany({ where: { id, orgId } });
-    if (count === 0) throw new NotFoundError('Worker', id);
+    const worker = await this.get(orgId, id);
+    await this.prisma.$transaction(async (tx) => {
+      await this.revokeJobs(tx, worker, `worker ${worker.name} was deleted`);
+      const { count } = await tx.worker.deleteMany({ where: { id, orgId } });
+      if (count === 0) throw new NotFoundError('Worker', id);
+    });
+  }
+
+  /** Takes back the jobs a worker runs: requeued (not counted against the job's requeue limit) under a new fence. */
+  private async revokeJobs(tx: Tx, worker: Worker, why: string): Promise<string[]> {
+    const jobs = await tx.job.findMany({ where: { orgId: worker.orgId, workerId: worker.id, status: 'running' } });
+    const requeued: string[] = [];
+    for (const job of jobs) {
+      await tx.workerLease.updateMany({ where: { jobId: job.id, releasedAt: null }, data: { releasedAt: new Date(), outcome: 'revoked' } });
+      const r = await this.tracker.transitionInTx(tx, {
+        orgId: job.orgId, jobId: job.id, to: 'queued', fence: job.leaseFence, reason: `${why}; requeued`,
+        patch: { workerId: null, leaseFence: job.leaseFence + 1, progress: undefined },
+      });
+      if (r.applied) requeued.push(job.id);
+    }
+    return requeued;
   }
 
   authenticate(token: string): Promise<Worker | null> {
     return this.prisma.worker.findUnique({ where: { tokenHash: hashToken(token) } });
   }
 
-  async register(worker: Worker, info: { labels: string[]; gpus: GpuInfo[]; hostname?: string | undefined }): Promise<Worker> {
-    const labels = [...new Set([...worker.labels, ...info.labels])];
+  /** Records what the agent reports of its machine. Its labels stay the admin's: the agent's own are ignored. */
+  async register(worker: Worker, info: { gpus: GpuInfo[]; hostname?: string | undefined }): Promise<Worker> {
     const status = worker.status === 'draining' ? 'draining' : 'online';
     return this.prisma.worker.update({
       where: { id: worker.id },
-      data: { labels, gpus: info.gpus as object[], hostname: info.hostname ?? null, status, lastHeartbeatAt: new Date() },
+      data: { gpus: info.gpus as object[], hostname: info.hostname ?? null, status, lastHeartbeatAt: new Date() },
     });
   }
 
@@ -76,13 +133,13 @@ export class WorkerRepository {
    * number of gateways and workers claim at once without two of them getting the same job, and the new
    * lease's fencing token (job.lease_fence + 1) invalidates every report made under an older lease.
    */
-  async claim(worker: Worker, leaseTtlMs: number): Promise<{ job: Job; fence: number } | null> {
+  async claim(worker: Worker, leaseTtlMs: number, providers: readonly string[]): Promise<{ job: Job; fence: number } | null> {
     if (worker.status === 'draining') return null;
-    const maxGpuGiB = Math.max(0, ...(worker.gpus as unknown as GpuInfo[]).map((g) => g.memoryMiB / 1024));
+    const maxGpuGiB = gpuMemoryOf(worker);
     return this.prisma.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<Array<{ id: string; lease_fence: number }>>`
         SELECT id, lease_fence FROM jobs
-        WHERE org_id = ${worker.orgId} AND status = 'queued' AND provider IN ('local', 'worker')
+        WHERE org_id = ${worker.orgId} AND status = 'queued' AND provider = ANY(${[...providers]}::text[])
           AND COALESCE(requirements->'labels', '[]'::jsonb) <@ to_jsonb(${worker.labels}::text[])
           AND COALESCE((requirements->>'min_gpu_memory_gib')::numeric, 0) <= ${maxGpuGiB}
         ORDER BY created_at, id

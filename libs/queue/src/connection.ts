@@ -1,12 +1,31 @@
 import IORedis, { type Redis, type RedisOptions } from 'ioredis';
 
-/** BullMQ workers need `maxRetriesPerRequest: null`; producers fail fast instead of buffering forever. */
+/** ioredis options from a `redis://[user:password@]host:port[/db]` (or `rediss://`) URL. */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '');
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db ? { db: Number(db) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * BullMQ workers and subscribers need `maxRetriesPerRequest: null` (they wait out an outage); producers fail
+ * fast instead of buffering forever, so the outbox keeps the work until Redis answers again.
+ */
 export function createRedis(url: string, role: 'worker' | 'producer' | 'subscriber', extra: RedisOptions = {}): Redis {
   return new IORedis(url, {
     maxRetriesPerRequest: role === 'producer' ? 1 : null,
     enableOfflineQueue: role !== 'producer',
     connectTimeout: 5_000,
     lazyConnect: false,
+    // A reconnect loop that backs off to 2 s: an outage is noticed within seconds of its end.
+    retryStrategy: (times) => Math.min(100 * 2 ** times, 2_000),
     ...extra,
   });
 }

@@ -31,7 +31,8 @@ describe('outbox relay across a Redis outage', () => {
     const connection = createRedis(url, 'producer', { retryStrategy: () => 200 });
     const publisher = createRedis(url, 'producer', { retryStrategy: () => 200 });
     const producer = new QueueProducer(connection, prefix);
-    const relay = new OutboxRelay(new OutboxRepository(prisma), producer, publisher, createLogger('test', 'silent'));
+    const events = { publish: async (name: string, payload: unknown) => void (await publisher.publish(`${prefix}:${name}`, JSON.stringify(payload))) };
+    const relay = new OutboxRelay(new OutboxRepository(prisma), producer, events, createLogger('test', 'silent'));
 
     await proxy.stop();
     const created = [];

@@ -1,12 +1,17 @@
 import type { OutboxRepository, OutboxMessage } from '@ct/persistence';
-import { eventChannel, type QueueName, type QueuePayload } from '@ct/contracts';
+import type { QueueName, QueuePayload } from '@ct/contracts';
 import type { Logger } from '@ct/logging';
-import type { Redis } from 'ioredis';
 import type { QueueProducer } from './queue-producer';
+
+/** Publishes an event by its logical name (the outbox row's target). */
+export interface EventPublisher {
+  publish(name: string, payload: unknown): Promise<void>;
+}
 
 /**
  * Moves outbox rows to Redis: queue work to BullMQ (deterministic job ids make a repeat harmless) and
- * job-changed events to pub/sub. While Redis is down rows simply wait; nothing is lost.
+ * events to the event bus. While Redis is down rows simply wait; nothing is lost. Any number of relays
+ * may run (rows are taken with SKIP LOCKED).
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | null = null;
@@ -16,11 +21,10 @@ export class OutboxRelay {
   constructor(
     private readonly outbox: OutboxRepository,
     private readonly producer: QueueProducer,
-    private readonly publisher: Redis,
+    private readonly events: EventPublisher,
     private readonly logger: Logger,
     private readonly intervalMs = 100,
     private readonly publishTimeoutMs = 2_000,
-    private readonly prefix = 'ct',
   ) {}
 
   start(): void {
@@ -75,7 +79,7 @@ export class OutboxRelay {
       const queue = m.target as QueueName;
       await this.producer.add(queue, m.payload as QueuePayload<typeof queue>, m.dedupeKey);
     } else {
-      await this.publisher.publish(eventChannel(this.prefix, m.target), JSON.stringify(m.payload));
+      await this.events.publish(m.target, m.payload);
     }
   }
 }

@@ -29,6 +29,23 @@ export class QueueProducer {
     await this.queue(name).add(name, parsed, { jobId, ...opts });
   }
 
+  /**
+   * Enqueues a step again under the same deterministic id. While an item with that id is still waiting,
+   * delayed or running, nothing is added (it will do the work); a finished or failed one is removed first so
+   * the step can run again. Two replicas re-driving the same job therefore still make one item.
+   */
+  async redrive<Q extends QueueName>(name: Q, payload: QueuePayload<Q>, jobId: string): Promise<'added' | 'pending'> {
+    const q = this.queue(name);
+    const existing = await q.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'pending';
+      await existing.remove().catch(() => undefined);
+    }
+    await this.add(name, payload, jobId);
+    return 'added';
+  }
+
   /** Items of this queue not yet done: waiting, delayed, prioritized or being processed. */
   async backlog(name: QueueName): Promise<number> {
     const counts = await this.queue(name).getJobCounts('waiting', 'delayed', 'prioritized', 'active');

@@ -3,12 +3,12 @@ import { Reflector } from '@nestjs/core';
 import { DomainError } from '@ct/job-domain';
 import { OrgRepository, WorkerRepository, type Principal, type Worker } from '@ct/persistence';
 import type { Request } from 'express';
+import { Public, PUBLIC_ROUTE } from '@ct/service';
 
-export const PUBLIC = 'ct:public';
 export const ADMIN = 'ct:admin';
 export const WORKER = 'ct:worker';
-/** No API key needed (health, docs, the worker protocol which has its own token). */
-export const Public = () => SetMetadata(PUBLIC, true);
+/** No API key needed (health, metrics, webhooks, the worker protocol which has its own token). */
+export { Public };
 export const AdminOnly = () => SetMetadata(ADMIN, true);
 export const WorkerAuth = () => SetMetadata(WORKER, true);
 
@@ -30,7 +30,7 @@ export class AuthGuard implements CanActivate {
     const flag = <T>(key: string) => this.reflector.getAllAndOverride<T>(key, [ctx.getHandler(), ctx.getClass()]);
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const workerRoute = flag<boolean>(WORKER);
-    if (flag<boolean>(PUBLIC) && !workerRoute) return true;
+    if (flag<boolean>(PUBLIC_ROUTE) && !workerRoute) return true;
     const token = bearerOrApiKey(req);
     if (!token) throw new DomainError('unauthenticated', 'Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
     if (workerRoute) {

@@ -25,6 +25,9 @@ const STATUS: Record<DomainErrorCode, number> = {
   credential_scope: 403,
   provider_unknown: 400,
   provider_not_configured: 422,
+  provider_unavailable: 422,
+  provider_credentials_invalid: 422,
+  dataset_path_invalid: 422,
   provider_error: 502,
   unsupported: 501,
 };

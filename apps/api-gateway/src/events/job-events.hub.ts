@@ -1,42 +1,36 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { eventChannel, JOB_EVENTS_CHANNEL, jobChangedEvent, type JobChangedEvent } from '@ct/contracts';
-import { createRedis, type Redis } from '@ct/queue';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { JOB_EVENTS_CHANNEL, jobChangedEvent, type JobChangedEvent } from '@ct/contracts';
+import { EventBus } from '@ct/queue';
 import { EventEmitter } from 'node:events';
 import { Observable } from 'rxjs';
-import { GATEWAY_ENV } from '../infra.tokens';
-import { Inject } from '@nestjs/common';
-import type { GatewayEnv } from '@ct/config';
 
-/** Fans job-changed notifications from Redis out to this gateway's SSE clients and waiting workers. */
+/**
+ * Fans job-changed events from the event bus out to this gateway's SSE clients and waiting workers.
+ * Every gateway replica subscribes, so a client sees every change whichever replica it is connected to.
+ */
 @Injectable()
 export class JobEventsHub implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(JobEventsHub.name);
   private readonly emitter = new EventEmitter();
-  private subscriber: Redis | null = null;
+  private unsubscribe: (() => void) | null = null;
 
-  constructor(@Inject(GATEWAY_ENV) private readonly env: GatewayEnv) {
+  constructor(private readonly events: EventBus) {
     this.emitter.setMaxListeners(0);
   }
 
-  async onModuleInit(): Promise<void> {
-    this.subscriber = createRedis(this.env.REDIS_URL, 'subscriber');
-    this.subscriber.on('message', (_channel: string, message: string) => this.dispatch(message));
-    this.subscriber.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'event subscription error'));
-    await this.subscriber.subscribe(eventChannel(this.env.QUEUE_PREFIX, JOB_EVENTS_CHANNEL));
+  onModuleInit(): void {
+    this.unsubscribe = this.events.subscribe(JOB_EVENTS_CHANNEL, (payload) => this.dispatch(payload));
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.subscriber?.disconnect();
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
   }
 
-  private dispatch(message: string): void {
-    try {
-      const event = jobChangedEvent.parse(JSON.parse(message));
-      this.emitter.emit(`org:${event.orgId}`, event);
-      this.emitter.emit(`job:${event.jobId}`, event);
-    } catch {
-      this.logger.warn('ignored a malformed job event');
-    }
+  private dispatch(payload: unknown): void {
+    const parsed = jobChangedEvent.safeParse(payload);
+    if (!parsed.success) return this.logger.warn('ignored a malformed job event');
+    this.emitter.emit(`org:${parsed.data.orgId}`, parsed.data);
+    this.emitter.emit(`job:${parsed.data.jobId}`, parsed.data);
   }
 
   /** Job changes of one organisation only. */

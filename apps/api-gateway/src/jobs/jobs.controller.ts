@@ -13,9 +13,15 @@ import { JobsService } from './jobs.service';
 import { openSse } from './sse';
 import { Shutdown } from '../common/shutdown';
 
+/** A log line id: a positive 64-bit integer (Postgres bigint), never a huge number or text. */
+const logId = z.string().regex(/^\d{1,19}$/, 'a log line id (digits)').refine((v) => BigInt(v) <= 9_223_372_036_854_775_807n, 'larger than any log line id');
 const logsQuery = z
-  .object({ follow: z.enum(['true', 'false', '1', '0']).optional(), after: z.string().regex(/^\d+$/).optional(), limit: z.coerce.number().int().min(1).max(5000).default(1000) })
+  .object({ follow: z.enum(['true', 'false', '1', '0']).optional(), after: logId.optional(), limit: z.coerce.number().int().min(1).max(5000).default(1000) })
   .strict();
+const lastEventId = new ZodPipe(logId.optional(), 'Last-Event-ID header', { header: true });
+/** Idempotency keys are the caller's own tokens: printable ASCII, at most 200 characters. */
+const idempotencyKey = new ZodPipe(z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(), 'Idempotency-Key header', { header: true });
+const deleteQuery = z.object({ keep_outputs: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 const idParam = new ZodPipe(z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, 'not a job id'), 'job id');
 
 @ApiTags('jobs')
@@ -30,10 +36,10 @@ export class JobsController {
   async submit(
     @CurrentPrincipal() p: Principal,
     @Body(new ZodPipe(submitJobBody, 'job submission')) body: SubmitJobBody,
-    @Headers('idempotency-key') key: string | undefined,
+    @Headers('idempotency-key') rawKey: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const { job, created } = await this.service.submit(p, body, undefined, key);
+    const { job, created } = await this.service.submit(p, body, undefined, idempotencyKey.transform(rawKey));
     if (!created) res.setHeader('Idempotent-Replayed', 'true');
     return job;
   }
@@ -45,10 +51,10 @@ export class JobsController {
     @CurrentPrincipal() p: Principal,
     @Body(new ZodPipe(submitJobBody, 'job submission')) body: SubmitJobBody,
     @Query('provider') provider: string | undefined,
-    @Headers('idempotency-key') key: string | undefined,
+    @Headers('idempotency-key') rawKey: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const { job, created } = await this.service.submit(p, body, provider, key);
+    const { job, created } = await this.service.submit(p, body, provider, idempotencyKey.transform(rawKey));
     if (!created) res.setHeader('Idempotent-Replayed', 'true');
     return { success: true, job_id: job.id, status: job.status, idempotent_hit: !created, job };
   }
@@ -69,10 +75,11 @@ export class JobsController {
     return this.service.cancel(p, id);
   }
 
+  /** Deletes a terminal job and its package and outputs in storage (`?keep_outputs=true` keeps the outputs). */
   @Delete(':id')
   @HttpCode(204)
-  async remove(@CurrentPrincipal() p: Principal, @Param('id', idParam) id: string): Promise<void> {
-    await this.service.delete(p, id);
+  async remove(@CurrentPrincipal() p: Principal, @Param('id', idParam) id: string, @Query(new ZodPipe(deleteQuery, 'query')) q: z.infer<typeof deleteQuery>): Promise<void> {
+    await this.service.delete(p, id, q.keep_outputs === 'true' || q.keep_outputs === '1');
   }
 
   @Get(':id/events')
@@ -87,12 +94,13 @@ export class JobsController {
     @CurrentPrincipal() p: Principal,
     @Param('id', idParam) id: string,
     @Query(new ZodPipe(logsQuery, 'query')) q: z.infer<typeof logsQuery>,
+    @Headers('last-event-id') resumeFrom: string | undefined,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
     await this.jobs.get(p.orgId, id);
     const follow = q.follow === 'true' || q.follow === '1' || (req.headers.accept ?? '').includes('text/event-stream');
-    let after = BigInt(q.after ?? (req.headers['last-event-id'] as string | undefined) ?? '0');
+    let after = BigInt(q.after ?? lastEventId.transform(resumeFrom) ?? '0');
     if (!follow) {
       const lines = await this.jobs.logs(p.orgId, id, after, q.limit);
       res.json({ logs: lines.map(logView), next_after: lines.at(-1)?.id.toString() ?? after.toString() });

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_STATUSES, DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
-import type { GatewayEnv } from '@ct/config';
+import { datasetRootsFor, type GatewayEnv } from '@ct/config';
 import type { ListJobsQuery, SubmitJobBody } from '@ct/contracts';
-import { ArtifactRepository, JobRepository, JobTracker, type Principal } from '@ct/persistence';
-import { localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
+import { ArtifactRepository, JobRepository, JobTracker, OrgRepository, type Principal } from '@ct/persistence';
+import { assertDataloaderPaths, localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
+import { ProviderRegistry } from '@ct/providers-core';
 import { GATEWAY_ENV } from '../infra.tokens';
-import { findProfile, MISSING_TOKEN_MESSAGE } from '@ct/providers-replicate';
-import { ReplicateService } from '../providers/replicate.service';
 import { decodeCursor, encodeCursor, jobView } from './job.view';
+import { WaitingReasons } from './waiting-reasons';
 
 /** Submission and the job lifecycle operations of the REST API. */
 @Injectable()
@@ -17,23 +17,22 @@ export class JobsService {
     private readonly jobs: JobRepository,
     private readonly tracker: JobTracker,
     private readonly artifacts: ArtifactRepository,
-    private readonly replicate: ReplicateService,
+    private readonly orgs: OrgRepository,
+    private readonly providers: ProviderRegistry,
+    private readonly waiting: WaitingReasons,
   ) {}
 
   async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined) {
     const provider = this.providerOf(body.provider, providerParam);
-    if (provider === 'replicate' && (await this.replicate.token(p.orgId)).token === null) {
-      throw new DomainError('provider_not_configured', MISSING_TOKEN_MESSAGE);
-    }
+    const plugin = await this.providers.forOrg(p.orgId, provider);
     // Refuse bad dataset paths now, so a user hears about them at once and no half-created job remains.
-    for (const ds of localDatasetsOf(body.dataloader_config)) {
-      await resolveDatasetDir(ds.dir, this.env.DATASET_ROOTS);
-    }
-    const labels = [...new Set([...(provider === 'local' ? ['local'] : []), ...(body.worker_requirements?.labels ?? [])])];
-    const hardwareProfile = body.hardware_profile ?? (provider === 'replicate' ? (await this.replicate.forOrg(p.orgId)).settings.default_profile : null);
-    if (provider === 'replicate' && hardwareProfile && !findProfile(hardwareProfile)) {
-      throw new DomainError('validation_failed', `Unknown hardware profile "${hardwareProfile}". See GET /api/cloud/hardware-options.`);
-    }
+    const roots = await this.rootsOf(p.orgId);
+    for (const ds of localDatasetsOf(body.dataloader_config)) await resolveDatasetDir(ds.dir, roots);
+    await assertDataloaderPaths(body.dataloader_config, roots);
+    const plan = await plugin.prepare({
+      hardwareProfile: body.hardware_profile ?? null,
+      requirements: { labels: [...new Set(body.worker_requirements?.labels ?? [])], ...(body.worker_requirements?.min_gpu_memory_gib !== undefined ? { min_gpu_memory_gib: body.worker_requirements.min_gpu_memory_gib } : {}) },
+    });
     const { job, created } = await this.jobs.create({
       orgId: p.orgId,
       createdByKeyId: p.apiKeyId,
@@ -42,23 +41,25 @@ export class JobsService {
       provider,
       config: body.config as object,
       dataloader: body.dataloader_config as object[],
-      requirements: { labels, ...(body.worker_requirements?.min_gpu_memory_gib !== undefined ? { min_gpu_memory_gib: body.worker_requirements.min_gpu_memory_gib } : {}) },
-      hardwareProfile,
+      requirements: plan.requirements,
+      hardwareProfile: plan.hardwareProfile,
       idempotencyKey: headerKey ?? body.idempotency_key ?? null,
       maxRequeues: this.env.WORKER_MAX_REQUEUES,
     });
     return { job: jobView(job, null, true), created };
   }
 
-  private providerOf(fromBody: string | undefined, fromQuery: string | undefined): 'local' | 'worker' | 'replicate' {
-    const p = fromQuery ?? fromBody ?? 'local';
+  /** The organisation's server-side dataset folders (DATASET_ROOTS for the default one, ORG_DATASET_ROOTS for the rest). */
+  async rootsOf(orgId: string): Promise<string[]> {
+    const org = await this.orgs.findOrg(orgId);
+    return org ? datasetRootsFor(this.env, org.slug) : [];
+  }
+
+  private providerOf(fromBody: string | undefined, fromQuery: string | undefined): string {
     if (fromBody && fromQuery && fromBody !== fromQuery) {
       throw new DomainError('validation_failed', `provider is "${fromQuery}" in the query but "${fromBody}" in the body.`);
     }
-    if (p !== 'local' && p !== 'worker' && p !== 'replicate') {
-      throw new DomainError('provider_unknown', `Unknown provider "${p}". Available: local, worker, replicate.`);
-    }
-    return p;
+    return this.providers.definition(fromQuery ?? fromBody ?? 'local').name;
   }
 
   async list(p: Principal, q: ListJobsQuery) {
@@ -72,8 +73,11 @@ export class JobsService {
     const job = await this.jobs.get(p.orgId, id);
     const pkg = await this.artifacts.findPackage(p.orgId, id);
     const artifacts = await this.artifacts.listArtifacts(p.orgId, id);
+    const def = this.providers.definition(job.provider);
+    const waiting = job.status === 'queued' && def.capabilities.workerClaimed ? await this.waiting.whyQueued(job) : null;
     return {
       ...jobView(job, pkg, true),
+      ...(waiting ? { waiting_reason: waiting } : {}),
       artifacts: artifacts.map((a) => ({ bucket: a.bucket, key: a.key, size: Number(a.size), etag: a.etag, sha256: a.sha256 })),
     };
   }
@@ -99,7 +103,8 @@ export class JobsService {
     return jobView(outcome.job);
   }
 
-  async delete(p: Principal, id: string): Promise<void> {
-    await this.jobs.delete(p.orgId, id);
+  /** Deletes a terminal job; its package and outputs go from storage too, unless `keepOutputs`. */
+  async delete(p: Principal, id: string, keepOutputs: boolean): Promise<void> {
+    await this.jobs.delete(p.orgId, id, { keepOutputs });
   }
 }

@@ -1,64 +1,96 @@
-import { Controller, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { enqueueInTx, JobRepository } from '@ct/persistence';
-import { logLinesOf, toProviderEvent, type PredictionLike } from '@ct/providers-replicate';
+import { enqueueInTx, JobRepository, PrismaClient, WebhookDeliveryRepository, type Job } from '@ct/persistence';
+import { ProviderRegistry, toProviderEvent, type ProviderPlugin, type WebhookFailure } from '@ct/providers-core';
+import { Metrics, Public } from '@ct/service';
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { Public } from '../common/auth';
-import { ReplicateService } from './replicate.service';
 
-const STATUS_OF_FAILURE: Record<string, number> = { missing_headers: 401, bad_signature: 401, stale_timestamp: 401, malformed: 400 };
+/** The largest webhook body any provider may send; each provider bounds its own below it. */
+export const MAX_WEBHOOK_BODY_BYTES = 16 * 1024 * 1024;
+/** Rejected deliveries an organisation keeps per ten minutes; past that they are only counted. */
+const REJECTIONS_KEPT = 100;
+const STATUS_OF_FAILURE: Record<WebhookFailure, number> = { missing_headers: 401, bad_signature: 401, stale_timestamp: 401, malformed: 400, replayed: 200, secret_unavailable: 503 };
+const ID = /^[A-Za-z0-9-]{1,100}$/;
 
 /**
- * Replicate's platform webhooks. No login: the Standard-Webhooks signature is the authentication. Every
- * delivery is recorded (accepted or why not); a repeated webhook-id changes nothing.
+ * Providers' webhooks. No login: the provider's signature is the authentication, checked before anything
+ * is written. A delivery for no job of this deployment is answered and counted, never stored; rejections
+ * of a known job are kept (bounded, pruned) so a broken setup can be diagnosed; a repeated id changes nothing.
  */
 @ApiTags('webhooks')
 @Public()
 @Controller('api/webhooks')
 export class WebhooksController {
-  constructor(private readonly replicate: ReplicateService, private readonly jobs: JobRepository) {}
+  private readonly deliveriesCounter;
 
-  @Post('replicate')
+  constructor(
+    private readonly registry: ProviderRegistry,
+    private readonly prisma: PrismaClient,
+    private readonly jobs: JobRepository,
+    private readonly deliveries: WebhookDeliveryRepository,
+    metrics: Metrics,
+  ) {
+    this.deliveriesCounter = metrics.counter({ name: 'ct_webhook_deliveries_total', help: 'Webhook deliveries by provider and outcome', labelNames: ['provider', 'outcome'] });
+  }
+
+  @Post(':provider')
   @HttpCode(200)
-  async receive(@Query('job') jobId: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const reject = async (status: number, code: string, detail: string, orgId?: string) => {
-      await this.replicate.deliveries.record({ provider: 'replicate', webhookId: null, jobId: jobId ?? null, orgId: orgId ?? null, accepted: false, reason: `${code}: ${detail}`.slice(0, 500) });
-      res.status(status).type('application/problem+json').send(JSON.stringify({ type: `urn:ct:error:${code}`, title: code.replace(/_/g, ' '), status, code, detail }));
-    };
-    const job = jobId && /^[A-Za-z0-9-]{1,100}$/.test(jobId) ? await this.replicate.prisma.job.findUnique({ where: { id: jobId } }) : null;
-    if (!job || job.provider !== 'replicate') return reject(404, 'unknown_job', 'The webhook names no Replicate job of this deployment.');
-    const guard = { seen: async (id: string) => !(await this.replicate.deliveries.record({ provider: 'replicate', webhookId: id, jobId: job.id, orgId: job.orgId, accepted: true, reason: 'verified' })) };
-    let verdict;
-    try {
-      verdict = await this.replicate.webhookVerifier(job.orgId).verify<PredictionLike>({ headers: req.headers, rawBody: Buffer.isBuffer(req.body) ? req.body : '' }, guard);
-    } catch {
-      return reject(503, 'webhook_secret_unavailable', 'The signing secret could not be fetched from Replicate; the delivery will be retried.', job.orgId);
-    }
+  async receive(@Param('provider') provider: string, @Query('job') jobId: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const def = ID.test(provider) ? this.registry.definitions().find((d) => d.name === provider && !d.comingSoon) : undefined;
+    const job = def && typeof jobId === 'string' && ID.test(jobId) ? await this.prisma.job.findUnique({ where: { id: jobId } }) : null;
+    if (!def || !job || job.provider !== def.name) return this.answer(res, provider, 404, 'unknown_job', 'The webhook names no job of this deployment.');
+    const plugin = await this.registry.forOrg(job.orgId, job.provider);
+    if (!plugin.webhooks) return this.answer(res, provider, 404, 'unknown_job', 'This provider sends no webhooks.');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (body.length > plugin.webhooks.maxBodyBytes) return this.reject(res, job, 413, 'webhook_too_large', `The body is larger than ${plugin.webhooks.maxBodyBytes} bytes.`);
+    const guard = { seen: async (id: string) => !(await this.deliveries.record({ provider, webhookId: id, jobId: job.id, orgId: job.orgId, accepted: true, reason: 'verified' })) };
+    const verdict = await plugin.webhooks.verify({ headers: req.headers, rawBody: body }, guard);
     if (!verdict.ok) {
-      if (verdict.reason === 'replayed') {
-        res.status(200).json({ accepted: false, reason: 'already processed' });
-        return;
-      }
-      return reject(STATUS_OF_FAILURE[verdict.reason] ?? 401, `webhook_${verdict.reason}`, verdict.detail, job.orgId);
+      if (verdict.reason === 'replayed') return this.answer(res, provider, 200, 'replayed', 'already processed', { accepted: false, reason: 'already processed' });
+      await this.pollSoon(job);
+      return this.reject(res, job, STATUS_OF_FAILURE[verdict.reason], `webhook_${verdict.reason}`, verdict.detail);
     }
-    if (verdict.event.id !== job.externalId) {
-      await this.replicate.deliveries.forget('replicate', verdict.webhookId);
-      return reject(409, 'webhook_wrong_prediction', 'The signed prediction is not the one this job runs.', job.orgId);
+    if (verdict.status.externalId !== job.externalId) {
+      await this.deliveries.forget(provider, verdict.webhookId);
+      return this.reject(res, job, 409, 'webhook_wrong_run', 'The signed run is not the one this job runs.');
     }
-    const { plugin } = await this.replicate.forOrg(job.orgId);
-    const st = plugin.statusFromWebhook(verdict.event);
-    // New log lines and the report for the poller commit together: one transaction per delivery.
+    await this.apply(job, plugin, verdict.status, verdict.webhookId);
+    this.deliveriesCounter.inc({ provider, outcome: 'accepted' });
+    res.status(200).json({ accepted: true });
+  }
+
+  /** New log lines and the report for the poller commit together: one transaction per delivery. */
+  private async apply(job: Job, plugin: ProviderPlugin, st: Parameters<typeof toProviderEvent>[1], webhookId: string): Promise<void> {
     try {
-      await this.replicate.prisma.$transaction(async (tx) => {
-        await this.jobs.appendProviderLogLines(job.orgId, job.id, logLinesOf(st), tx);
+      await this.prisma.$transaction(async (tx) => {
+        await this.jobs.appendProviderLogLines(job.orgId, job.id, st.logLines ?? [], tx);
         await enqueueInTx(tx, 'provider-events', toProviderEvent(job, st, 'webhook'), randomUUID());
       });
     } catch (err) {
-      // Nothing was applied: forget the delivery so that Replicate's retry (it retries on a 5xx) is processed.
-      await this.replicate.deliveries.forget('replicate', verdict.webhookId).catch(() => undefined);
+      // Nothing was applied: forget the delivery so that the provider's retry (it retries on a 5xx) is processed.
+      await this.deliveries.forget(plugin.name, webhookId).catch(() => undefined);
       throw err;
     }
-    res.status(200).json({ accepted: true });
+  }
+
+  /** A refused delivery may have carried news (a rotated secret, a clock off): ask the provider about the job soon. */
+  private async pollSoon(job: Job): Promise<void> {
+    const minute = Math.floor(Date.now() / 60_000);
+    await this.prisma.$transaction((tx) => enqueueInTx(tx, 'poll', { v: 1, jobId: job.id, orgId: job.orgId, n: 0, immediate: true, once: true }, `refused-${minute}`)).catch(() => undefined);
+  }
+
+  private async reject(res: Response, job: Job, status: number, code: string, detail: string): Promise<void> {
+    if ((await this.deliveries.recentRejections(job.orgId, 10 * 60_000)) < REJECTIONS_KEPT) {
+      await this.deliveries.record({ provider: job.provider, webhookId: null, jobId: job.id, orgId: job.orgId, accepted: false, reason: `${code}: ${detail}`.slice(0, 500) });
+    }
+    return this.answer(res, job.provider, status, code, detail);
+  }
+
+  private answer(res: Response, provider: string, status: number, code: string, detail: string, body?: object): void {
+    // Labels only from the catalog: a path an attacker makes up must not become a new series.
+    this.deliveriesCounter.inc({ provider: this.registry.names().includes(provider) ? provider : 'unknown', outcome: code });
+    if (body) return void res.status(status).json(body);
+    res.status(status).type('application/problem+json').send(JSON.stringify({ type: `urn:ct:error:${code}`, title: code.replace(/_/g, ' '), status, code, detail }));
   }
 }

@@ -5,7 +5,8 @@ import {
   heartbeatBody, jobReportBody, logBatchBody, registerWorkerBody,
   type ClaimedJob, type HeartbeatBody, type JobReportBody, type LogBatchBody, type RegisterWorkerBody, type RegisterWorkerResponse,
 } from '@ct/contracts';
-import { ArtifactRepository, enqueueInTx, JobRepository, PrismaClient, WorkerRepository, type Job, type Worker } from '@ct/persistence';
+import { ArtifactRepository, enqueueInTx, gpuMemoryOf, JobRepository, PrismaClient, WorkerRepository, type Job, type Worker } from '@ct/persistence';
+import { ProviderRegistry } from '@ct/providers-core';
 import { deriveSecret, jobAccessKeyId } from '@ct/storage';
 import { storageMasterKey } from '@ct/config';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +18,7 @@ import { Shutdown } from '../common/shutdown';
 import { JobEventsHub } from '../events/job-events.hub';
 import { GATEWAY_ENV } from '../infra.tokens';
 
+const jobIdParam = new ZodPipe(z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, 'not a job id'), 'job id');
 const claimQuery = z.object({ waitMs: z.coerce.number().int().min(0).max(60_000).default(20_000) }).strict();
 
 /** The worker agents' protocol (docs/WORKER-PROTOCOL.md). Authenticated by worker token, not API key. */
@@ -34,15 +36,25 @@ export class WorkerProtocolController {
     private readonly hub: JobEventsHub,
     private readonly artifacts: ArtifactRepository,
     private readonly shutdown: Shutdown,
+    private readonly providers: ProviderRegistry,
   ) {
     this.masterKey = storageMasterKey(env);
+    // Jobs of these providers wait for a worker agent to claim them (the self-hosted ones of the catalog).
+    this.claimable = providers.names((d) => d.capabilities.workerClaimed && !d.comingSoon);
   }
+
+  private readonly claimable: string[];
 
   @Post('register')
   @HttpCode(200)
   async register(@CurrentWorker() w: Worker, @Body(new ZodPipe(registerWorkerBody, 'registration')) body: RegisterWorkerBody): Promise<RegisterWorkerResponse> {
+    // Labels and GPU memory are the admin's: what the agent says of itself is recorded, never trusted for routing.
     const worker = await this.workers.register(w, body);
-    return { workerId: worker.id, heartbeatIntervalMs: this.env.WORKER_HEARTBEAT_INTERVAL_MS, leaseTtlMs: this.env.WORKER_LEASE_TTL_MS };
+    const ignored = body.labels.filter((l) => !worker.labels.includes(l));
+    return {
+      workerId: worker.id, heartbeatIntervalMs: this.env.WORKER_HEARTBEAT_INTERVAL_MS, leaseTtlMs: this.env.WORKER_LEASE_TTL_MS,
+      labels: worker.labels, gpuMemoryGib: gpuMemoryOf(worker), ...(ignored.length ? { ignoredLabels: ignored } : {}),
+    };
   }
 
   /** Long-poll: answers with a job as soon as one matching this worker is queued, or 204 after waitMs. */
@@ -55,7 +67,7 @@ export class WorkerProtocolController {
     const stop = AbortSignal.any([abort.signal, this.shutdown.signal]);
     while (!stop.aborted) {
       const worker = (await this.workers.get(w.orgId, w.id));
-      const claimed = await this.workers.claim(worker, this.env.WORKER_LEASE_TTL_MS);
+      const claimed = await this.workers.claim(worker, this.env.WORKER_LEASE_TTL_MS, this.claimable);
       if (claimed) {
         res.status(200).json(await this.claimedJob(claimed.job, claimed.fence, req));
         return;
@@ -99,7 +111,7 @@ export class WorkerProtocolController {
 
   @Post('jobs/:id/logs')
   @HttpCode(202)
-  async logs(@CurrentWorker() w: Worker, @Param('id') id: string, @Body(new ZodPipe(logBatchBody, 'log batch')) body: LogBatchBody) {
+  async logs(@CurrentWorker() w: Worker, @Param('id', jobIdParam) id: string, @Body(new ZodPipe(logBatchBody, 'log batch')) body: LogBatchBody) {
     await this.workers.assertLease(w, id, body.fence);
     await this.jobs.appendLogs(w.orgId, id, body.lines.map((l) => ({ stream: l.stream, line: l.line, ts: l.ts ? new Date(l.ts) : undefined })));
     return { accepted: body.lines.length };
@@ -108,7 +120,7 @@ export class WorkerProtocolController {
   /** Reports go through the outbox to the poller, which applies every status report through one code path. */
   @Post('jobs/:id/report')
   @HttpCode(202)
-  async report(@CurrentWorker() w: Worker, @Param('id') id: string, @Body(new ZodPipe(jobReportBody, 'report')) body: JobReportBody) {
+  async report(@CurrentWorker() w: Worker, @Param('id', jobIdParam) id: string, @Body(new ZodPipe(jobReportBody, 'report')) body: JobReportBody) {
     await this.workers.assertLease(w, id, body.fence);
     await this.prisma.$transaction((tx) =>
       enqueueInTx(tx, 'provider-events', {

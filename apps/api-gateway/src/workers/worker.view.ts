@@ -5,6 +5,7 @@ export function workerView(w: Worker) {
     id: w.id,
     name: w.name,
     labels: w.labels,
+    gpu_memory_gib: w.gpuMemoryGib,
     gpus: w.gpus,
     hostname: w.hostname,
     status: w.status,

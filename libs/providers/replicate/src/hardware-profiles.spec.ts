@@ -16,7 +16,7 @@ describe('hardware profiles', () => {
   });
 
   it('stores base prices exactly, per hour', () => {
-    expect(microsPerHourOf('l40s')).toBe(3_500_000n);
+    expect(microsPerHourOf('l40s')).toBe(3_510_000n); // $0.000975/s, replicate.com/pricing
     expect(microsPerHourOf('h100')).toBe(5_490_000n);
   });
 
@@ -25,17 +25,18 @@ describe('hardware profiles', () => {
     expect(costOf('h100-x4', 3600)).toBe(4n * costOf('h100', 3600));
     expect(costOf('l40s-x8', 1800)).toBe(8n * costOf('l40s', 1800));
     // rounding happens once, on the total, not per GPU: 1000 s of 8× L40S = 7 777 777.8 µ$
-    expect(costOf('l40s-x8', 1000)).toBe(7_777_778n);
+    expect(costOf('l40s-x8', 1000)).toBe(7_800_000n);
   });
 
   it('costs one hour at the published hourly rate', () => {
-    expect(costOf('l40s', 3600)).toBe(3_500_000n);
+    expect(costOf('l40s', 3600)).toBe(3_510_000n);
     expect(costOf('h100', 3600)).toBe(5_490_000n);
   });
 
   it('rounds up to the micro-dollar once, from billed milliseconds', () => {
-    // 1 s of L40S = 972.222… µ$
-    expect(costOf('l40s', 1)).toBe(973n);
+    expect(costOf('l40s', 1)).toBe(975n);
+    // at an override of $3.50/h, 1 s = 972.222… µ$, rounded up once
+    expect(costOf('l40s', 1, { l40s: 3_500_000n })).toBe(973n);
     // 502.713876 s (the OAS example) of H100 = 502.714 s × 1525 µ$/s = 766 638.85 µ$
     expect(costOf('h100', 502.713876)).toBe(766_639n);
     // a cancel while starting is billed 3e-06 s: at most one micro-dollar
@@ -67,8 +68,8 @@ describe('hardware profiles', () => {
     const list = listHardwareOptions();
     expect(list).toHaveLength(8);
     const l40s = list.find((o) => o.profile === 'l40s')!;
-    expect(l40s).toMatchObject({ model: 'simpletuner/advanced-trainer-l40s', gpu: 'l40s', gpuCount: 1, dollarsPerHour: 3.5, microsPerHour: 3_500_000 });
-    expect(l40s.dollarsPerSecond).toBeCloseTo(0.000972222, 9);
+    expect(l40s).toMatchObject({ model: 'simpletuner/advanced-trainer-l40s', gpu: 'l40s', gpuCount: 1, dollarsPerHour: 3.51, microsPerHour: 3_510_000 });
+    expect(l40s.dollarsPerSecond).toBeCloseTo(0.000975, 9);
     const h100x2 = list.find((o) => o.profile === 'h100-x2')!;
     expect(h100x2.dollarsPerSecond).toBeCloseTo(0.00305, 9);
     expect(h100x2.dollarsPerHour).toBeCloseTo(10.98, 9);

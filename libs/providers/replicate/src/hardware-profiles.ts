@@ -4,9 +4,9 @@ import { DomainError, type Micros } from '@ct/job-domain';
  * SimpleTuner's Replicate hardware profiles. The hardware is fixed by which model runs the job
  * (`simpletuner/advanced-trainer-<profile>`), not by a request field.
  *
- * Prices are integer MICRO-DOLLARS PER HOUR. Per second they are not integers in any convenient unit
- * (L40S: $3.50/h = 972.222… µ$/s = 972 222.2… n$/s), while per hour both published rates are exact
- * ($3.50/h = 3 500 000 µ$/h, $5.49/h = 5 490 000 µ$/h). Costs are computed from billed milliseconds and
+ * Prices are integer MICRO-DOLLARS PER HOUR: exact for every published rate ($3.51/h = 3 510 000 µ$/h,
+ * $5.49/h = 5 490 000 µ$/h) and for per-hour overrides, where per-second figures need not be integers
+ * (an override of $3.50/h is 972.2… µ$/s). Costs are computed from billed milliseconds and
  * rounded up to the micro-dollar once, at the end.
  */
 export const BASE_GPUS = ['h100', 'l40s'] as const;
@@ -19,9 +19,9 @@ export const MODEL_OWNER = 'simpletuner';
 export const MODEL_PREFIX = 'advanced-trainer-';
 export const DEFAULT_PROFILE = 'h100';
 
-/** Base prices from SimpleTuner's DEFAULT_HARDWARE_INFO (L40S $0.000972222/s, H100 $0.001525/s). */
+/** Replicate's published prices (replicate.com/pricing): L40S $0.000975/s ($3.51/h), H100 $0.001525/s ($5.49/h). */
 export const BASE_MICROS_PER_HOUR: Readonly<Record<BaseGpu, bigint>> = {
-  l40s: 3_500_000n,
+  l40s: 3_510_000n,
   h100: 5_490_000n,
 };
 

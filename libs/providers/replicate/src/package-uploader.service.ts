@@ -15,10 +15,17 @@ export interface UploaderOptions {
   tmpDir?: string;
 }
 
+/** Files of a job we uploaded, found by the metadata every upload carries (`ct_job_id`). */
+export interface UploadedFile {
+  id: string;
+  url: string;
+  createdMs: number;
+}
+
 /**
  * Puts the job's archive on Replicate's Files API (`POST /v1/files`, part `content`) and returns its
- * `urls.get`, the value of the trainer's `images` input. `trainings.create`/our explicit inputs never upload
- * anything by themselves, so this is the only upload.
+ * `urls.get`, the value of the trainer's `images` input. Every upload carries `ct_job_id` metadata, so
+ * an upload whose answer was lost (a dispatcher killed mid-request) can be found, reused and deleted.
  */
 export class PackageUploader {
   constructor(private readonly opts: UploaderOptions) {}
@@ -28,7 +35,7 @@ export class PackageUploader {
     if (pkg.archiveBytes > this.opts.maxBytes) throw new PackageTooLargeError(pkg.archiveBytes, this.opts.maxBytes);
   }
 
-  async upload(client: Replicate, job: JobForProvider, pkg: PackageRef): Promise<UploadedPackage> {
+  async upload(client: Replicate, job: JobForProvider, pkg: PackageRef, signal?: AbortSignal): Promise<UploadedPackage> {
     this.checkSize(pkg);
     const source = await this.opts.openPackage(pkg);
     const spooled = await spoolPackage(source, {
@@ -37,7 +44,7 @@ export class PackageUploader {
       maxBytes: this.opts.maxBytes,
     });
     try {
-      // metadata names the job, so orphaned uploads (a crash between upload and record) can be found and deleted
+      signal?.throwIfAborted();
       const file = await client.files.create(spooled.file as unknown as Blob, { ct_job_id: job.id, ct_org_id: job.orgId });
       return { fileId: file.id, fileUrl: file.urls.get, bytes: spooled.bytes };
     } finally {
@@ -55,5 +62,21 @@ export class PackageUploader {
       if (status === 404) return false;
       throw err;
     }
+  }
+
+  /** Uploads carrying this job's metadata created at or after `sinceMs`, newest first (a few pages at most). */
+  async findUploads(client: Replicate, jobId: string, sinceMs: number, maxPages = 5): Promise<UploadedFile[]> {
+    const found: UploadedFile[] = [];
+    let pages = 0;
+    for await (const page of client.paginate(() => client.files.list())) {
+      for (const f of page as Array<{ id: string; created_at?: string; metadata?: unknown; urls?: { get?: string } }>) {
+        const created = f.created_at ? Date.parse(f.created_at) : Number.POSITIVE_INFINITY;
+        if (created < sinceMs) return found;
+        const meta = (f.metadata ?? {}) as Record<string, unknown>;
+        if (meta.ct_job_id === jobId && f.urls?.get) found.push({ id: f.id, url: f.urls.get, createdMs: created });
+      }
+      if (++pages >= maxPages) break;
+    }
+    return found;
   }
 }

@@ -49,7 +49,7 @@ describe('prediction mapper', () => {
     const now = Date.parse('2025-01-01T01:00:00.000Z');
     const running = { id: 'p3', status: 'processing', model: 'simpletuner/advanced-trainer-l40s-x4', started_at: '2025-01-01T00:00:00.000000Z', metrics: {} };
     const s = statusOfPrediction(running, undefined, now);
-    expect(s.costMicros).toBe(14_000_000n); // 1 h x 4 x $3.50
+    expect(s.costMicros).toBe(14_040_000n); // 1 h x 4 x $3.51
     expect(s).not.toHaveProperty('billedSeconds'); // not billed yet: only an accrual
     expect(statusOfPrediction({ ...running, started_at: '2025-01-01T01:00:05.000000Z' }, undefined, now).costMicros).toBe(0n); // clock skew
     expect(statusOfPrediction({ id: 'p4', status: 'starting', model: running.model }, undefined, now).costMicros).toBeNull(); // setup is free

@@ -93,6 +93,7 @@ export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides
     replicateStatus: p.status,
     reason: describeStatus(p.status, error),
     logs,
+    logLines: storedLogLines(logs),
     output: p.output ?? null,
     progress: progressFromLogs(logs),
     profile: profile?.profile ?? null,
@@ -103,6 +104,15 @@ export function statusOfPrediction(p: PredictionLike, overrides?: PriceOverrides
     fileUrl: typeof input.images === 'string' ? input.images : null,
     webhook: p.webhook ?? null,
   };
+}
+
+/**
+ * The lines of the log that are stored as the job's provider log: `\r` ends a line too (tqdm redraws) and
+ * empty lines are dropped. Replicate sends the whole log every time; the count of these lines is how far
+ * the job's stored log got.
+ */
+export function storedLogLines(logs: string): string[] {
+  return logs ? logs.replace(/\r/g, '\n').split('\n').filter((l) => l.length > 0) : [];
 }
 
 /** Log text as lines; `\r` ends a line too (tqdm redraws), trailing empties dropped. */

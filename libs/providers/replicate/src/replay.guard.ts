@@ -1,16 +1,13 @@
-/**
- * Remembers webhook message ids. Replicate re-delivers a message with the SAME `webhook-id` when our answer
- * was not a 2xx in time, and an attacker who captured a delivery could replay it inside the timestamp window.
- * `seen` must be atomic ("insert if absent"): the lead implements it on Postgres
- * (`INSERT … ON CONFLICT DO NOTHING`) or Redis (`SET id 1 NX PX <ttl>`), keeping ids at least as long as the
- * timestamp tolerance (twice is safe), after which the timestamp check rejects the message anyway.
- */
-export interface ReplayGuard {
-  /** true when `webhookId` was already seen; records it otherwise. */
-  seen(webhookId: string): Promise<boolean>;
-}
+import type { ReplayGuard } from '@ct/providers-core';
+
+export type { ReplayGuard };
 
 /** For tests and a single process: a map of id → expiry, swept lazily. */
+/**
+ * Replicate re-delivers a message with the SAME `webhook-id` when our answer was not a 2xx in time, and an
+ * attacker who captured a delivery could replay it inside the timestamp window: ids must be remembered at
+ * least as long as the timestamp tolerance. The services use the webhook-delivery table (a unique index).
+ */
 export class InMemoryReplayGuard implements ReplayGuard {
   private readonly ids = new Map<string, number>();
 

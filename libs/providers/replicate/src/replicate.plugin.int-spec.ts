@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { DomainError } from '@ct/job-domain';
-import type { JobForProvider, PackageRef } from '@ct/providers-core';
+import type { JobForProvider, PackageRef, RunContext } from '@ct/providers-core';
 // @ct/testing does not export the simulator yet; switch to `from '@ct/testing'` once its index does
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { ReplicateSimulator } from '../../../testing/src/replicate-sim';
@@ -10,7 +10,8 @@ import { costOf } from './hardware-profiles';
 import { InMemoryReplayGuard } from './replay.guard';
 import { ReplicateProviderError } from './replicate-errors';
 import { MISSING_TOKEN_MESSAGE, ReplicatePlugin } from './replicate.plugin';
-import type { ReplicateAttempt, ReplicateJobStatus, ReplicatePluginOptions } from './replicate.types';
+import { webhookFor } from './prediction.mapper';
+import type { ReplicateAttempt, ReplicateJobStatus, ReplicatePluginOptions, ReplicateRunResult, ReplicateState } from './replicate.types';
 import { WebhookVerifier } from './webhook-verifier';
 
 /** The plugin against the Replicate simulator, through the real `replicate` client. */
@@ -23,29 +24,43 @@ let seq = 0;
 function newJob(over: Partial<JobForProvider> = {}): JobForProvider {
   seq += 1;
   return {
-    id: `job_${seq}_${Date.now()}`, orgId: 'org_1', name: 'pets lora', provider: 'replicate', hardwareProfile: 'h100',
-    config: { model_family: 'flux', max_train_steps: 100 }, dataloader: [{ id: 'pets', instance_data_dir: 'datasets/pets' }], ...over,
+    id: `job_${seq}_${Date.now()}`, orgId: 'org_1', name: 'pets lora', provider: 'replicate', hardwareProfile: 'h100', status: 'uploading',
+    config: { model_family: 'flux', max_train_steps: 100 }, dataloader: [{ id: 'pets', instance_data_dir: 'datasets/pets' }],
+    externalId: null, state: null, createdAt: new Date(), ...over,
   };
 }
 const pkg = (bytes = ARCHIVE.length): PackageRef => ({ bucket: 'datasets', key: 'org_1/job.zip', archiveBytes: bytes });
 
 describe('ReplicatePlugin against the simulator', () => {
   let sim: ReplicateSimulator;
-  const attempts = new Map<string, ReplicateAttempt>();
+  // The job rows' provider_state, as the dispatcher would keep it between runJob calls.
+  const states = new Map<string, ReplicateState>();
   const history: Array<[string, ReplicateAttempt['phase']]> = [];
   let archive = ARCHIVE;
+  const attemptOf = (jobId: string): ReplicateAttempt | undefined => states.get(jobId)?.attempt;
+  const setAttempt = (jobId: string, attempt: ReplicateAttempt) => states.set(jobId, { ...states.get(jobId), attempt });
 
-  function plugin(over: Partial<ReplicatePluginOptions> = {}): ReplicatePlugin {
+  function plugin(over: Partial<Omit<ReplicatePluginOptions, 'webhookUrl'>> & { webhookUrl?: string } = {}): ReplicatePlugin {
+    const { webhookUrl, ...rest } = over;
     return new ReplicatePlugin({
       token: sim.token, baseUrl: sim.apiUrl, openPackage: async () => Readable.from([archive]),
-      recordAttempt: async (jobId, a) => {
-        attempts.set(jobId, a);
-        history.push([jobId, a.phase]);
-      },
-      loadAttempt: async (jobId) => attempts.get(jobId) ?? null,
       sleep: () => sleep(20),
-      ...over,
+      ...(webhookUrl ? { webhookUrl: (id: string) => webhookFor(webhookUrl, id) } : {}),
+      ...rest,
     });
+  }
+
+  /** runJob as the dispatcher calls it: the job's saved state in, every saved state recorded. */
+  function runJob(p: ReplicatePlugin, job: JobForProvider, ref: PackageRef): Promise<ReplicateRunResult> {
+    const ctx: RunContext = {
+      signal: new AbortController().signal,
+      saveState: async (state) => {
+        const st = state as ReplicateState;
+        if (st.attempt && st.attempt.phase !== attemptOf(job.id)?.phase) history.push([job.id, st.attempt.phase]);
+        states.set(job.id, st);
+      },
+    };
+    return p.runJob({ ...job, state: states.get(job.id) ?? null }, ref, ctx);
   }
 
   async function untilTerminal(p: ReplicatePlugin, id: string): Promise<ReplicateJobStatus> {
@@ -72,7 +87,7 @@ describe('ReplicatePlugin against the simulator', () => {
   it('runs a job to completion: upload, newest version, output, billed seconds and the profile cost', async () => {
     const p = plugin();
     const job = newJob({ hardwareProfile: 'h100-x4' });
-    const run = await p.runJob(job, pkg());
+    const run = await runJob(p, job, pkg());
     expect(run).toMatchObject({ status: 'queued', profile: 'h100-x4', resumed: false });
     expect(run.version).toMatch(/^simpletuner\/advanced-trainer-h100-x4:[0-9a-f]{64}$/);
     expect(history.filter(([id]) => id === job.id).map(([, phase]) => phase)).toEqual(['uploading', 'uploaded', 'creating', 'created']);
@@ -100,14 +115,14 @@ describe('ReplicatePlugin against the simulator', () => {
   it('reports a failed run with the provider error text', async () => {
     sim.script.setDefaults({ failMessage: 'torch.OutOfMemoryError: CUDA out of memory' });
     const p = plugin();
-    const run = await p.runJob(newJob(), pkg());
+    const run = await runJob(p, newJob(), pkg());
     const done = await untilTerminal(p, run.externalId);
     expect(done).toMatchObject({ status: 'failed', error: 'torch.OutOfMemoryError: CUDA out of memory', reason: 'failed on Replicate: torch.OutOfMemoryError: CUDA out of memory' });
   });
 
   it('refuses a bad version permanently with Replicate\'s detail', async () => {
     const p = plugin({ versionOverride: 'simpletuner/advanced-trainer-h100:' + '0'.repeat(64) });
-    const err = await p.runJob(newJob(), pkg()).catch((e: unknown) => e);
+    const err = await runJob(p, newJob(), pkg()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReplicateProviderError);
     expect(err).toMatchObject({ retryable: false, status: 422 });
     expect((err as Error).message).toContain('The specified version does not exist');
@@ -115,7 +130,7 @@ describe('ReplicatePlugin against the simulator', () => {
 
   it('cancels a run; cancelling an unknown one is not an error', async () => {
     const p = plugin();
-    const run = await p.runJob(newJob(), pkg());
+    const run = await runJob(p, newJob(), pkg());
     await p.cancelJob(run.externalId);
     expect(await p.getJobStatus(run.externalId)).toMatchObject({ status: 'cancelled', replicateStatus: 'canceled' });
     await expect(p.cancelJob('doesnotexist00000000000000')).resolves.toBeUndefined();
@@ -125,9 +140,9 @@ describe('ReplicatePlugin against the simulator', () => {
   it('refuses an over-size package before uploading anything', async () => {
     const p = plugin({ maxUploadBytes: 1000 });
     expect(p.capabilities.maxUploadBytes).toBe(1000);
-    await expect(p.runJob(newJob(), pkg(5000))).rejects.toMatchObject({ name: 'PackageTooLargeError', retryable: false });
+    await expect(runJob(p, newJob(), pkg(5000))).rejects.toMatchObject({ name: 'PackageTooLargeError', retryable: false });
     // the recorded size lies: the stream is cut at the limit, still before the upload
-    await expect(p.runJob(newJob(), pkg(500))).rejects.toMatchObject({ name: 'PackageTooLargeError' });
+    await expect(runJob(p, newJob(), pkg(500))).rejects.toMatchObject({ name: 'PackageTooLargeError' });
     expect(sim.requestCounts()['POST /v1/files']).toBeUndefined();
     expect(sim.uploadedFiles()).toHaveLength(0);
     expect(sim.rejectedUploads()).toHaveLength(0);
@@ -137,7 +152,7 @@ describe('ReplicatePlugin against the simulator', () => {
     const p = plugin();
     sim.script.throttleNext(8, 'POST /v1/predictions', 0);
     sim.script.failNext(503, 8, 'GET /v1/models/*/*/versions');
-    const run = await p.runJob(newJob(), pkg());
+    const run = await runJob(p, newJob(), pkg());
     expect(run.externalId).toBeTruthy();
     expect(sim.predictions()).toHaveLength(1);
     expect(sim.requestCounts()['POST /v1/predictions']).toBe(9);
@@ -146,7 +161,7 @@ describe('ReplicatePlugin against the simulator', () => {
   it('a 5xx on create looks for the prediction before creating again', async () => {
     const p = plugin();
     sim.script.failNext(500, 1, 'POST /v1/predictions');
-    await p.runJob(newJob(), pkg());
+    await runJob(p, newJob(), pkg());
     expect(sim.predictions()).toHaveLength(1);
   });
 
@@ -160,7 +175,7 @@ describe('ReplicatePlugin against the simulator', () => {
   it('a dropped connection on create leaves exactly one prediction, and runJob returns it', async () => {
     const p = plugin();
     sim.script.dropConnectionOnNextCreate();
-    const run = await p.runJob(newJob(), pkg());
+    const run = await runJob(p, newJob(), pkg());
     expect(sim.predictions()).toHaveLength(1);
     expect(sim.predictions()[0]!.id).toBe(run.externalId);
     expect(sim.requestCounts()['POST /v1/predictions']).toBe(1);
@@ -169,13 +184,13 @@ describe('ReplicatePlugin against the simulator', () => {
   it('a retried runJob after a crash between create and record resumes the same prediction', async () => {
     const p = plugin();
     const job = newJob();
-    const first = await p.runJob(job, pkg());
-    attempts.set(job.id, { ...attempts.get(job.id)!, phase: 'creating', externalId: null });
-    const again = await p.runJob(job, pkg());
+    const first = await runJob(p, job, pkg());
+    setAttempt(job.id, { ...attemptOf(job.id)!, phase: 'creating', externalId: null });
+    const again = await runJob(p, job, pkg());
     expect(again).toMatchObject({ externalId: first.externalId, resumed: true, fileId: first.fileId });
     expect(sim.predictions()).toHaveLength(1);
     expect(sim.uploadedFiles()).toHaveLength(1);
-    expect((await p.findExisting(job.id, attempts.get(job.id)))?.id).toBe(first.externalId);
+    expect((await p.findExisting(job.id, attemptOf(job.id)))?.id).toBe(first.externalId);
     // without the recorded attempt only the webhook URL or the ct_job_id input can identify it
     expect(await p.findExisting(job.id)).toBeNull();
   });
@@ -183,12 +198,12 @@ describe('ReplicatePlugin against the simulator', () => {
   it('findExisting works from the job id alone with the ct_job_id input or a webhook URL', async () => {
     const withInput = plugin({ jobIdInput: true });
     const a = newJob();
-    const runA = await withInput.runJob(a, pkg());
+    const runA = await runJob(withInput, a, pkg());
     expect((sim.predictions()[0]!.input as Record<string, unknown>).ct_job_id).toBe(a.id);
     expect((await withInput.findExisting(a.id))?.id).toBe(runA.externalId);
     const withHook = plugin({ webhookUrl: 'http://127.0.0.1:9/hook' });
     const b = newJob();
-    const runB = await withHook.runJob(b, pkg());
+    const runB = await runJob(withHook, b, pkg());
     expect((await withHook.findExisting(b.id))?.id).toBe(runB.externalId);
     expect(await withHook.findExisting('job_unknown')).toBeNull();
   });
@@ -196,21 +211,21 @@ describe('ReplicatePlugin against the simulator', () => {
   it('a retried runJob after a crash before create reuses the upload', async () => {
     const p = plugin();
     const job = newJob();
-    await p.runJob(job, pkg());
+    await runJob(p, job, pkg());
     sim.reset();
-    const file = await plugin().runJob(newJob(), pkg());
-    attempts.set(job.id, { ...attempts.get(job.id)!, phase: 'uploaded', fileId: file.fileId, fileUrl: file.fileUrl, externalId: null });
-    await p.runJob(job, pkg());
+    const file = await runJob(plugin(), newJob(), pkg());
+    setAttempt(job.id, { ...attemptOf(job.id)!, phase: 'uploaded', fileId: file.fileId, fileUrl: file.fileUrl, externalId: null });
+    await runJob(p, job, pkg());
     expect(sim.uploadedFiles()).toHaveLength(1);
     expect(sim.predictions()).toHaveLength(2);
   });
 
   it('says how to set the token when it is missing, on every call', async () => {
     const p = plugin({ token: null });
-    for (const call of [() => p.runJob(newJob(), pkg()), () => p.getJobStatus('x'), () => p.cancelJob('x'), () => p.validateCredentials(), () => p.listJobs(5)]) {
+    for (const call of [() => runJob(p, newJob(), pkg()), () => p.getJobStatus('x'), () => p.cancelJob('x'), () => p.validateCredentials(), () => p.listJobs(5)]) {
       const err = await call().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DomainError);
-      expect((err as DomainError).code).toBe('validation_failed');
+      expect((err as DomainError).code).toBe('provider_not_configured');
       expect((err as Error).message.startsWith('REPLICATE_API_TOKEN not set')).toBe(true);
       expect((err as Error).message).toBe(MISSING_TOKEN_MESSAGE);
     }
@@ -223,8 +238,8 @@ describe('ReplicatePlugin against the simulator', () => {
     expect(bad).toMatchObject({ ok: false });
     expect(bad.error).toContain('You did not pass a valid authentication token');
     const p = plugin();
-    const a = await p.runJob(newJob(), pkg());
-    const b = await p.runJob(newJob({ hardwareProfile: 'l40s' }), pkg());
+    const a = await runJob(p, newJob(), pkg());
+    const b = await runJob(p, newJob({ hardwareProfile: 'l40s' }), pkg());
     expect((await p.listJobs(10)).map((j) => j.externalId)).toEqual([b.externalId, a.externalId]);
     expect(await p.listJobs(1)).toHaveLength(1);
   });
@@ -252,7 +267,7 @@ describe('ReplicatePlugin against the simulator', () => {
     it('signs deliveries the verifier accepts, once each, and names the job in the URL', async () => {
       const p = plugin({ webhookUrl: `${base}/api/webhooks/replicate?job={jobId}` });
       const job = newJob();
-      const run = await p.runJob(job, pkg());
+      const run = await runJob(p, job, pkg());
       await untilTerminal(p, run.externalId);
       await sim.waitForWebhooks();
       expect(hooks.length).toBeGreaterThanOrEqual(2);

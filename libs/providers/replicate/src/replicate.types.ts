@@ -25,6 +25,23 @@ export interface ReplicateAttempt {
   externalId: string | null;
 }
 
+/**
+ * What the plugin keeps on the job (`provider_state`, saved through RunContext.saveState): how far the last
+ * `runJob` got, and every archive it uploaded (so finalize deletes every copy, including one a crashed
+ * dispatcher sent but never recorded, found by its metadata).
+ */
+export interface ReplicateState {
+  attempt?: ReplicateAttempt;
+  files?: string[];
+}
+
+/** Poll cadence (see poll-cadence.ts). */
+export interface PollCadence {
+  minMs: number;
+  maxMs: number;
+  quietMs: number;
+}
+
 export interface ReplicatePluginOptions {
   /** null = not configured: every call throws "REPLICATE_API_TOKEN not set …" */
   token: string | null;
@@ -35,18 +52,16 @@ export interface ReplicatePluginOptions {
   /** profile for jobs without `hardwareProfile` (default `h100`) */
   defaultProfile?: string;
   /**
-   * Replicate's platform webhook, e.g. `https://ct.example.com/api/webhooks/replicate?job={jobId}`. `{jobId}` is
-   * replaced by the job id; without it `ct_job=<jobId>` is appended to the query. null = no webhooks (poll).
+   * Replicate's platform webhook for a job, e.g. `https://ct.example.com/api/webhooks/replicate?job=<id>`;
+   * null (or returning null) = no webhooks, polling only.
    */
-  webhookUrl?: string | null;
+  webhookUrl?: ((jobId: string) => string | null) | null;
   /** Opens the packaged archive in our storage. */
   openPackage(ref: PackageRef): Promise<NodeJS.ReadableStream>;
   fetch?: typeof fetch;
   logger?: ReplicateLogger;
   /** HF token sent as `hf_token` when the config pushes to the Hub; a function for per-org/per-user tokens */
   hfToken?: string | null | ((job: JobForProvider) => Promise<string | null>);
-  recordAttempt?: (jobId: string, attempt: ReplicateAttempt) => Promise<void>;
-  loadAttempt?: (jobId: string) => Promise<ReplicateAttempt | null>;
   /** also send `ct_job_id` as a model input. Off by default: SimpleTuner's predictor does not declare it. */
   jobIdInput?: boolean;
   /** price table overrides (micro-dollars per hour) used for `costMicros` and `estimateCost` */
@@ -59,6 +74,8 @@ export interface ReplicatePluginOptions {
   retryAttempts?: number;
   /** longest wait between our retries; longer Retry-Afters are handed to the queue instead (default 5 s) */
   maxRetryWaitMs?: number;
+  /** poll cadence (default 5 s backing off to 30 s; 300 s quiet with webhooks) */
+  cadence?: PollCadence;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 }
@@ -76,10 +93,9 @@ export interface ReplicateRunResult extends RunResult {
 
 export interface ReplicateJobStatus extends ProviderJobStatus {
   replicateStatus: ReplicateStatus | string;
-  /** the timeline reason, e.g. "failed on Replicate: CUDA out of memory" */
-  reason: string;
   /** full log text so far ('' when none) */
   logs: string;
+  logLines: string[];
   output: unknown;
   progress: LogProgress | null;
   profile: string | null;

@@ -9,6 +9,7 @@ import type { ReplayGuard } from './replay.guard';
  */
 export type WebhookFailure = 'missing_headers' | 'bad_signature' | 'stale_timestamp' | 'replayed' | 'malformed';
 
+
 export type WebhookVerification<T = Record<string, unknown>> =
   | { ok: true; webhookId: string; timestamp: number; event: T }
   | { ok: false; reason: WebhookFailure; detail: string };

@@ -14,11 +14,8 @@
  * (a status change, new log lines), webhooks are evidently not reaching us for this job, so it falls back
  * to the no-webhook cadence until a poll finds nothing new again.
  */
-export interface PollCadence {
-  minMs: number;
-  maxMs: number;
-  quietMs: number;
-}
+import type { PollCadence } from './replicate.types';
+export type { PollCadence };
 
 /** How long a job may stay silent before it is polled, from its recent contacts (newest first, ms). */
 export function quietInterval(recentContactsMs: readonly number[], c: PollCadence): number {

@@ -1,0 +1,47 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { datasetRootsFor, type PackagerEnv } from '@ct/config';
+import type { Logger } from '@ct/logging';
+import { OrgRepository, PrismaClient } from '@ct/persistence';
+import { PRODUCER_REDIS, QueueModule, type Redis } from '@ct/queue';
+import { DatabaseModule, LOGGER, Metrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
+import type { StorageDriver } from '@ct/storage';
+import { PackageJobUseCase } from './package-job.use-case';
+import { PackageProcessor, PACKAGER_CONCURRENCY } from './package.processor';
+
+/** The packager: consumes `package` (scan, zip into storage, rewrite the dataloader, hand over to `dispatch`). */
+@Module({})
+export class PackagerModule {
+  static forRoot(env: PackagerEnv): DynamicModule {
+    return {
+      module: PackagerModule,
+      imports: [
+        ServiceModule.forRoot({
+          service: 'packager', logLevel: env.LOG_LEVEL, metricsToken: env.METRICS_TOKEN,
+          readiness: { inject: [PrismaClient, PRODUCER_REDIS], useFactory: (prisma: PrismaClient, redis: Redis) => ({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }) },
+        }),
+        DatabaseModule.forRoot(env.DATABASE_URL),
+        StorageDriverModule.forRoot(env),
+        QueueModule.forRoot({ service: 'packager', redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX }),
+      ],
+      providers: [
+        { provide: PACKAGER_CONCURRENCY, useValue: env.PACKAGER_CONCURRENCY },
+        {
+          provide: PackageJobUseCase,
+          inject: [PrismaClient, OrgRepository, STORAGE_DRIVER, LOGGER, Metrics],
+          useFactory: (prisma: PrismaClient, orgs: OrgRepository, driver: StorageDriver, logger: Logger, metrics: Metrics) => {
+            const packaged = metrics.counter({ name: 'ct_packaged_bytes_total', help: 'Bytes of dataset files packaged, and of the archives written', labelNames: ['kind'] });
+            const rootsOf = async (orgId: string) => {
+              const org = await orgs.findOrg(orgId);
+              return org ? datasetRootsFor(env, org.slug) : [];
+            };
+            return new PackageJobUseCase(prisma, driver, rootsOf, logger, (bytes, archive) => {
+              packaged.inc({ kind: 'files' }, bytes);
+              packaged.inc({ kind: 'archive' }, archive);
+            });
+          },
+        },
+        PackageProcessor,
+      ],
+    };
+  }
+}
