@@ -53,8 +53,13 @@ async function waitForHttp(url, timeoutMs, proc) {
   }
 }
 
+/**
+ * Spawns a service (or worker) with an IPC channel: a service exits when its channel closes, so it never
+ * outlives this launcher, however the launcher ends (services/libs/service bootstrap watches it).
+ */
 function spawnLogged(name, args, env, logDir, echo) {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal reaches the launcher, which stops everything in order.
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   const log = logDir ? fs.createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' }) : null;
   for (const stream of [proc.stdout, proc.stderr]) {
     stream.on('data', (chunk) => {
@@ -63,26 +68,96 @@ function spawnLogged(name, args, env, logDir, echo) {
     });
   }
   proc.on('exit', () => log?.end());
+  // The channel exists only for its close; nothing is sent on it.
+  proc.channel?.unref();
   return proc;
 }
 
-/** Assigns ports (free ones when `ports` is 'random'), starts every service, waits for /health. */
-async function startServices({ env, logDir, echo, ports = 'random' }) {
+/**
+ * Keeps one process running: when it dies unexpectedly it is started again after a back-off (1 s doubling
+ * to 30 s, reset once it has run for a minute), and `say` tells why. `stop()` ends it for good.
+ */
+function supervise(name, spawnOnce, say) {
+  let current = spawnOnce();
+  let stopping = false;
+  let delayMs = 1000;
+  let startedAt = Date.now();
+  let timer = null;
+  const handle = {
+    name,
+    restarts: 0,
+    get current() {
+      return current;
+    },
+    stop: async (graceMs) => {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      await stopAll([current], graceMs);
+    },
+  };
+  const watch = (proc) =>
+    proc.once('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt > 60_000) delayMs = 1000;
+      say(`${name} exited (${signal ?? `code ${code}`}); restarting it in ${Math.round(delayMs / 1000)} s`);
+      timer = setTimeout(() => {
+        if (stopping) return;
+        handle.restarts++;
+        startedAt = Date.now();
+        current = spawnOnce();
+        watch(current);
+      }, delayMs);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    });
+  watch(current);
+  return handle;
+}
+
+/**
+ * Assigns ports (free ones when `ports` is 'random'), starts every service, waits for /health.
+ * `replicas` runs several instances of a service (each on its own port); `supervise` restarts dead ones.
+ * `procs[name]` is the first instance's process; `instances[name]` lists every instance.
+ */
+async function startServices({ env, logDir, echo, ports = 'random', supervise: restart = false, say = () => undefined, replicas = {} }) {
   const full = { ...process.env, ...env };
   for (const s of SERVICES) if (!env[s.portVar] && (ports === 'random' || !full[s.portVar])) full[s.portVar] = String(ports === 'random' ? await freePort() : s.defaultPort);
   full.STORAGE_URL = `http://127.0.0.1:${full.STORAGE_PORT}`;
   if (logDir) fs.mkdirSync(logDir, { recursive: true });
-  const procs = {};
+  const instances = {};
+  const start = async (s, i) => {
+    const port = i === 0 ? Number(full[s.portVar]) : await freePort();
+    // Each gateway replica proxies to the storage replica of the same number (there is no load balancer here).
+    const storage = instances.storage?.[i] ?? instances.storage?.[0];
+    const envOf = { ...full, [s.portVar]: String(port), ...(storage ? { STORAGE_URL: `http://127.0.0.1:${storage.port}` } : {}) };
+    const label = i === 0 ? s.name : `${s.name}-${i + 1}`;
+    const spawnOnce = () => spawnLogged(label, [s.main], envOf, logDir, echo);
+    const inst = restart ? { port, ...wrap(supervise(label, spawnOnce, say)) } : { port, ...wrap(fixed(spawnOnce())) };
+    (instances[s.name] ??= []).push(inst);
+    await waitForHttp(`http://127.0.0.1:${port}/health`, 60_000, inst.proc);
+  };
   // storage and the gateway first (the gateway creates the default organisation), the rest in parallel.
-  for (const group of [[SERVICES[0], SERVICES[1]], SERVICES.slice(2)]) {
-    await Promise.all(
-      group.map(async (s) => {
-        procs[s.name] = spawnLogged(s.name, [s.main], full, logDir, echo);
-        await waitForHttp(`http://127.0.0.1:${full[s.portVar]}/health`, 60_000, procs[s.name]);
-      }),
-    );
+  for (const group of [[SERVICES[0]], [SERVICES[1]], SERVICES.slice(2)]) {
+    await Promise.all(group.flatMap((s) => Array.from({ length: replicas[s.name] ?? 1 }, (_, i) => start(s, i))));
   }
-  return { env: full, procs, gatewayUrl: `http://127.0.0.1:${full.PORT}`, stop: () => stopAll(Object.values(procs)) };
+  const procs = new Proxy({}, { get: (_, name) => instances[name]?.[0]?.proc, ownKeys: () => Object.keys(instances), getOwnPropertyDescriptor: () => ({ enumerable: true, configurable: true }) });
+  const all = () => Object.values(instances).flat();
+  return {
+    env: full,
+    procs,
+    instances,
+    gatewayUrl: `http://127.0.0.1:${full.PORT}`,
+    gatewayUrls: (instances['api-gateway'] ?? []).map((g) => `http://127.0.0.1:${g.port}`),
+    stop: async (graceMs) => void (await Promise.all(all().map((inst) => inst.stop(graceMs)))),
+  };
+}
+
+/** An unsupervised process, shaped like a supervised one. */
+function fixed(proc) {
+  return { get current() { return proc; }, restarts: 0, stop: (graceMs) => stopAll([proc], graceMs) };
+}
+
+function wrap(handle) {
+  return { handle, get proc() { return handle.current; }, stop: (graceMs) => handle.stop(graceMs) };
 }
 
 async function stopAll(procs, graceMs = 5000) {
@@ -125,9 +200,17 @@ async function ensureWorker({ databaseUrl, tokenFile, name, labels, gpuMemoryGib
   }
 }
 
-function startWorker({ url, tokenFile, name, labels, workDir, logDir, echo, extraArgs = [], env = {} }) {
-  const args = ['apps/worker-agent/dist/main.js', '--url', url, '--token-file', tokenFile, '--name', name, '--labels', labels.join(','), '--work-dir', workDir, ...extraArgs];
-  return spawnLogged(`worker-${name}`, args, { ...process.env, ...env }, logDir, echo);
+function workerArgs({ url, tokenFile, name, labels, workDir, extraArgs = [] }) {
+  return ['apps/worker-agent/dist/main.js', '--url', url, '--token-file', tokenFile, '--name', name, '--labels', labels.join(','), '--work-dir', workDir, ...extraArgs];
 }
 
-module.exports = { ROOT, SERVICES, freePort, tcpReachable, waitForHttp, startServices, stopAll, ensureWorker, startWorker };
+function startWorker(opts) {
+  return spawnLogged(`worker-${opts.name}`, workerArgs(opts), { ...process.env, ...(opts.env ?? {}) }, opts.logDir, opts.echo);
+}
+
+/** A worker agent that is started again when it dies (npm start's embedded worker). */
+function superviseWorker(opts, say) {
+  return supervise(`worker-${opts.name}`, () => startWorker(opts), say);
+}
+
+module.exports = { ROOT, SERVICES, freePort, tcpReachable, waitForHttp, startServices, stopAll, ensureWorker, startWorker, superviseWorker, spawnLogged };

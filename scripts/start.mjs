@@ -81,12 +81,11 @@ const result = await migrate(env.DATABASE_URL);
 say(`migrations: ${result.applied.length} applied, ${result.alreadyApplied.length} already there`);
 
 const logDir = join(stateDir, 'cloud', 'logs');
-const services = await stack.startServices({ env, logDir, ports: 'fixed', echo: (name, line) => process.stdout.write(`${name.padEnd(12)} ${line}\n`) });
+const echo = (name, line) => process.stdout.write(`${name.padEnd(12)} ${line}\n`);
+// A service (or the worker) that dies is started again, with a back-off, and the log says so.
+const services = await stack.startServices({ env, logDir, ports: 'fixed', echo, supervise: true, say });
 const tokenFile = await stack.ensureWorker({ databaseUrl: env.DATABASE_URL, tokenFile: join(stateDir, 'cloud', 'local-worker-token'), name: 'local', labels: ['local'] });
-const worker = stack.startWorker({
-  url: services.gatewayUrl, tokenFile, name: 'local', labels: ['local'], workDir: join(stateDir, 'cloud', 'work'), logDir,
-  echo: (name, line) => process.stdout.write(`${name.padEnd(12)} ${line}\n`),
-});
+const worker = stack.superviseWorker({ url: services.gatewayUrl, tokenFile, name: 'local', labels: ['local'], workDir: join(stateDir, 'cloud', 'work'), logDir, echo }, say);
 
 say('');
 say(`ready: ${services.gatewayUrl}   (API docs: ${services.gatewayUrl}/api/docs)`);
@@ -94,14 +93,23 @@ say(`admin API key: ${join(stateDir, 'cloud', 'admin-api-key')}`);
 say(`logs: ${logDir}`);
 say('stop with Ctrl-C');
 
+// SIGINT (Ctrl-C) or SIGTERM, to this script or to npm (which passes it on): the worker first (it finishes
+// or hands back its job), then every service. If this script dies anyway, the services notice (their IPC
+// channel closes) and stop themselves.
 let stopping = false;
-const stop = async () => {
+const stop = async (signal) => {
   if (stopping) return;
   stopping = true;
-  say('stopping...');
-  await stack.stopAll([worker]);
-  await services.stop();
+  say(`stopping (${signal})...`);
+  await worker.stop(15_000);
+  await services.stop(10_000);
+  say('stopped');
   process.exit(0);
 };
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+// npm runs this script under `sh -c`, and on SIGTERM npm and the shell exit without passing the signal on:
+// a launcher whose parent is gone stops too (its parent changes when it is orphaned).
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && void stop('its parent, npm, exited'), 500).unref();
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGHUP', () => void stop('SIGHUP'));

@@ -39,6 +39,11 @@ async function start(module: DynamicModule, opts: BootOptions): Promise<NestExpr
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => setTimeout(() => process.exit(1), opts.stopTimeoutMs ?? 10_000).unref());
   }
+  // Started by a launcher (npm start, the test harness) over an IPC channel: never outlive it.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   app.use(httpMetrics(app.get(Metrics), opts.metricMounts));
   await opts.configure?.(app);
   await app.listen(opts.port, opts.host);

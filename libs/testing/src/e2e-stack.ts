@@ -8,7 +8,14 @@ import { createTestDatabase, TEST_PG_ADMIN_URL } from './test-db';
 // The same launcher `npm start` uses (plain CommonJS so the start script needs no build step).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const stack = require('../../../scripts/stack.cjs') as {
-  startServices(o: { env: Record<string, string>; logDir?: string; ports?: 'random' | 'fixed' }): Promise<{ env: Record<string, string>; gatewayUrl: string; procs: Record<string, ChildProcess>; stop(): Promise<void> }>;
+  startServices(o: { env: Record<string, string>; logDir?: string; ports?: 'random' | 'fixed'; replicas?: Record<string, number> }): Promise<{
+    env: Record<string, string>;
+    gatewayUrl: string;
+    gatewayUrls: string[];
+    procs: Record<string, ChildProcess>;
+    instances: Record<string, Array<{ port: number; proc: ChildProcess }>>;
+    stop(): Promise<void>;
+  }>;
   ensureWorker(o: { databaseUrl: string; tokenFile: string; name: string; labels: string[] }): Promise<string>;
   startWorker(o: { url: string; tokenFile: string; name: string; labels: string[]; workDir: string; logDir?: string; extraArgs?: string[]; env?: Record<string, string> }): ChildProcess;
   stopAll(procs: ChildProcess[], graceMs?: number): Promise<void>;
@@ -28,6 +35,11 @@ export interface TestStack {
   databaseUrl: string;
   logDir: string;
   procs: Record<string, ChildProcess>;
+  /** Every instance of every service (several with `replicas`). */
+  instances: Record<string, Array<{ port: number; proc: ChildProcess }>>;
+  /** One URL per gateway replica. */
+  gatewayUrls: string[];
+  queuePrefix: string;
   startWorker(name: string, labels: string[], extraArgs?: string[]): Promise<ChildProcess>;
   api(path: string, init?: RequestInit & { key?: string }): Promise<Response>;
   stop(): Promise<void>;
@@ -37,12 +49,13 @@ export interface TestStack {
  * The five services as real processes on a fresh database, a temp state dir and random ports.
  * Needs a build (`npm run build`); `npm test` builds first.
  */
-export async function startTestStack(env: Record<string, string> = {}): Promise<TestStack> {
+export async function startTestStack(env: Record<string, string> = {}, opts: { replicas?: Record<string, number> } = {}): Promise<TestStack> {
   const db = await createTestDatabase();
   const base = mkdtempSync(join(tmpdir(), 'ct-e2e-'));
   const stateDir = join(base, 'state');
   const datasetRoot = join(base, 'datasets');
   const logDir = join(base, 'logs');
+  const queuePrefix = env.QUEUE_PREFIX ?? `ct-e2e-${randomBytes(4).toString('hex')}`;
   mkdirSync(datasetRoot, { recursive: true });
   const services = await stack.startServices({
     env: {
@@ -52,10 +65,11 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
       DATASET_ROOTS: datasetRoot,
       LOG_LEVEL: 'info',
       // Stacks (and other test runs) sharing one Redis must not take each other's queue items.
-      QUEUE_PREFIX: `ct-e2e-${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix,
       ...env,
     },
     logDir,
+    replicas: opts.replicas ?? {},
   });
   const adminKey = readFileSync(join(stateDir, 'cloud', 'admin-api-key'), 'utf8').trim();
   const workers: ChildProcess[] = [];
@@ -68,6 +82,9 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
     databaseUrl: db.url,
     logDir,
     procs: services.procs,
+    instances: services.instances,
+    gatewayUrls: services.gatewayUrls,
+    queuePrefix,
     async startWorker(name, labels, extraArgs = []) {
       const tokenFile = await stack.ensureWorker({ databaseUrl: db.url, tokenFile: join(stateDir, 'cloud', `worker-${name}-token`), name, labels });
       const proc = stack.startWorker({ url: services.gatewayUrl, tokenFile, name, labels, workDir: join(base, `work-${name}`), logDir, extraArgs: ['--log-batch-ms', '200', ...extraArgs] });
