@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentConfigError, loadAgentConfig } from './agent-config';
+import { AgentConfigError, buildProgram, loadAgentConfig } from './agent-config';
 
 const argv = (...args: string[]): string[] => ['node', 'main.js', ...args];
 
@@ -36,5 +36,16 @@ describe('loadAgentConfig', () => {
     expect(() => loadAgentConfig(argv('--url', 'ftp://gw'), {})).toThrow(AgentConfigError);
     expect(() => loadAgentConfig(argv('--url', 'ftp://gw'), {})).toThrow(/url[\s\S]*token/);
     expect(() => loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--trainer-cmd', '"open'), {})).toThrow(/unterminated/);
+  });
+
+  it('describes the options as they really are, and recommends the token file', () => {
+    // Whitespace folded: commander wraps descriptions to the terminal width.
+    const help = buildProgram().helpInformation().replace(/\s+/g, ' ');
+    expect(help).toContain('http://localhost:8001');
+    expect(help).not.toMatch(/:3000|\bUI\b/);
+    expect(help).toMatch(/--token-file <path> read the worker token from this file \(recommended\)/);
+    expect(help).toMatch(/--token <token> worker token; visible to every user in `ps`/);
+    expect(help).toMatch(/--claim-wait-ms[\s\S]*0 to 60000/);
+    expect(() => loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--claim-wait-ms', '90000'), {})).toThrow(/claimWaitMs/);
   });
 });

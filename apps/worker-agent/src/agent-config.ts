@@ -5,13 +5,15 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { splitCommandLine } from './command-line.util';
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 /**
  * The one place the worker agent reads its configuration (CLI flags, plus CT_WORKER_* environment
  * fallbacks so a token need not appear in `ps`). Everything is validated once, here.
  */
 export const agentConfigSchema = z.object({
   url: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
-  token: z.string().trim().min(1, 'a worker token is required (--token, --token-file or CT_WORKER_TOKEN)'),
+  token: z.string().trim().min(1, 'a worker token is required (--token-file, CT_WORKER_TOKEN or --token)'),
   labels: z.array(z.string().min(1).max(100)).max(50),
   name: z.string().min(1).max(255).optional(),
   workDir: z.string().min(1),
@@ -19,12 +21,13 @@ export const agentConfigSchema = z.object({
   once: z.boolean(),
   cancelGraceMs: z.number().int().min(0).max(600_000),
   logBatchMs: z.number().int().min(10).max(60_000),
-  claimWaitMs: z.number().int().min(0).max(120_000),
+  /** the gateway refuses a claim with waitMs above 60 s (400), so a larger value would never claim */
+  claimWaitMs: z.number().int().min(0).max(60_000),
   keepJobDirs: z.boolean(),
   /** outputs larger than this go up as S3 multipart uploads of `partSizeMib` parts (S3: parts of 5 MiB to 5 GiB) */
   multipartThresholdMib: z.number().int().min(5).max(5_120),
   partSizeMib: z.number().int().min(5).max(5_120),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  logLevel: z.enum(LOG_LEVELS),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema> & {
   /** The environment trainers inherit: the agent's own, minus the worker token (a trainer must not see it). */
@@ -45,24 +48,31 @@ function intOption(value: string): number {
   return n;
 }
 
+const EXAMPLE = `
+Example (the token file keeps the token out of \`ps\` and the shell history):
+  node apps/worker-agent/dist/main.js --url http://orchestrator:8001 --token-file /etc/ct-worker/token \\
+    --labels a100 --trainer-cmd "python -m simpletuner.train"
+`;
+
 export function buildProgram(): Command {
   return new Command('worker-agent')
     .description('Runs training jobs handed out by the cloud trainer gateway (docs/WORKER-PROTOCOL.md)')
-    .option('--url <url>', 'gateway base URL, e.g. http://localhost:3000 (env CT_WORKER_URL)')
-    .option('--token <token>', 'worker token (env CT_WORKER_TOKEN)')
-    .option('--token-file <path>', 'read the worker token from this file')
-    .option('--labels <list>', 'comma-separated labels jobs can require', '')
-    .option('--name <name>', 'worker name shown in the UI (default: hostname)')
+    .option('--url <url>', 'gateway base URL; the gateway listens on port 8001 by default, e.g. http://localhost:8001 (env CT_WORKER_URL)')
+    .option('--token-file <path>', 'read the worker token from this file (recommended)')
+    .option('--token <token>', 'worker token; visible to every user in `ps`, prefer --token-file or env CT_WORKER_TOKEN')
+    .option('--labels <list>', 'comma-separated labels jobs can require, added to the labels the worker was created with', '')
+    .option('--name <name>', 'hostname this worker reports when it registers (default: the machine\'s hostname)')
     .option('--work-dir <dir>', 'where job directories are created', join(tmpdir(), 'ct-worker'))
-    .option('--trainer-cmd <cmd>', 'trainer command line, spawned without a shell (default: the sample trainer)')
-    .option('--once', 'exit after one job', false)
-    .option('--cancel-grace-ms <ms>', 'SIGTERM → SIGKILL grace period', intOption, 10_000)
-    .option('--log-batch-ms <ms>', 'max delay before a log batch is sent', intOption, 500)
-    .option('--claim-wait-ms <ms>', 'long-poll wait of one claim request', intOption, 20_000)
+    .option('--trainer-cmd <cmd>', 'trainer command line, spawned without a shell (default: the sample trainer, examples/sample-trainer)')
+    .option('--once', 'exit after one job: code 0 if it completed, 1 otherwise', false)
+    .option('--cancel-grace-ms <ms>', 'how long a trainer being stopped gets between SIGTERM and SIGKILL', intOption, 10_000)
+    .option('--log-batch-ms <ms>', 'longest a trainer log line waits before it is sent (10 to 60000)', intOption, 500)
+    .option('--claim-wait-ms <ms>', 'long-poll wait of one claim request (0 to 60000; the gateway may answer sooner)', intOption, 20_000)
     .option('--keep-job-dirs', 'keep job directories after the job ends (debugging)', false)
-    .option('--multipart-threshold-mib <mib>', 'upload output files larger than this as multipart uploads', intOption, 256)
-    .option('--part-size-mib <mib>', 'part size of multipart uploads', intOption, 64)
-    .option('--log-level <level>', 'agent log level', 'info')
+    .option('--multipart-threshold-mib <mib>', 'upload output files larger than this as S3 multipart uploads (5 to 5120)', intOption, 256)
+    .option('--part-size-mib <mib>', 'part size of multipart uploads (5 to 5120)', intOption, 64)
+    .option('--log-level <level>', `agent log level: ${LOG_LEVELS.join(', ')}`, 'info')
+    .addHelpText('after', EXAMPLE)
     .exitOverride();
 }
 
