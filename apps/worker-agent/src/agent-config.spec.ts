@@ -16,6 +16,20 @@ describe('loadAgentConfig', () => {
     expect(c.trainerBaseEnv).toEqual({ HOME: '/home/u' });
   });
 
+  it('takes --trainer-env (repeatable, comma lists) and --trainer-env-file, explaining mistakes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ct-cfg-'));
+    try {
+      writeFileSync(join(dir, 'trainer.env'), 'WANDB_API_KEY=k\n');
+      const env = { HOME: '/h', A: '1', B_X: '2', C: '3', DATABASE_URL: 'pg' };
+      const c = loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--trainer-env', 'A,B_*', '--trainer-env', 'C', '--trainer-env-file', join(dir, 'trainer.env')), env);
+      expect(c.trainerBaseEnv).toEqual({ HOME: '/h', A: '1', B_X: '2', C: '3', WANDB_API_KEY: 'k' });
+      expect(() => loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--trainer-env', 'A B'), {})).toThrow(/"A B" is not a variable name/);
+      expect(() => loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--trainer-env-file', join(dir, 'missing')), {})).toThrow(/cannot read --trainer-env-file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the token from a file or the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ct-cfg-'));
     try {

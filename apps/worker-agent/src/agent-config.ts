@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { splitCommandLine } from './command-line.util';
+import { parseEnvPatterns, parseTrainerEnvFile, selectTrainerEnv } from './trainer-env.util';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -30,8 +31,11 @@ export const agentConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema> & {
-  /** The environment trainers inherit: the agent's own, minus the worker token (a trainer must not see it). */
-  trainerBaseEnv: NodeJS.ProcessEnv;
+  /**
+   * What a trainer gets besides the contract's CT_* variables: the allow-listed part of the agent's
+   * environment plus --trainer-env-file (docs/TRAINER-CONTRACT.md). Never the worker token.
+   */
+  trainerBaseEnv: Record<string, string>;
 };
 
 /** Raised for any invalid configuration; main prints it and exits 2. */
@@ -40,6 +44,10 @@ export class AgentConfigError extends Error {}
 /** Default trainer: the sample trainer built next to this app in the monorepo. */
 export function defaultTrainerCommand(): string[] {
   return [process.execPath, resolve(__dirname, '../../../examples/sample-trainer/dist/main.js')];
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function intOption(value: string): number {
@@ -64,6 +72,8 @@ export function buildProgram(): Command {
     .option('--name <name>', 'hostname this worker reports when it registers (default: the machine\'s hostname)')
     .option('--work-dir <dir>', 'where job directories are created', join(tmpdir(), 'ct-worker'))
     .option('--trainer-cmd <cmd>', 'trainer command line, spawned without a shell (default: the sample trainer, examples/sample-trainer)')
+    .option('--trainer-env <names>', 'more environment variables the trainer inherits (comma list, repeatable, NAME or PREFIX*)', collect, [])
+    .option('--trainer-env-file <path>', 'NAME=value lines set for every trainer, e.g. its own API keys (keep it mode 0600)')
     .option('--once', 'exit after one job: code 0 if it completed, 1 otherwise', false)
     .option('--cancel-grace-ms <ms>', 'how long a trainer being stopped gets between SIGTERM and SIGKILL', intOption, 10_000)
     .option('--log-batch-ms <ms>', 'longest a trainer log line waits before it is sent (10 to 60000)', intOption, 500)
@@ -76,15 +86,28 @@ export function buildProgram(): Command {
     .exitOverride();
 }
 
-function readToken(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
-  if (typeof opts.tokenFile === 'string') {
-    try {
-      return readFileSync(opts.tokenFile, 'utf8').trim();
-    } catch (err) {
-      throw new AgentConfigError(`cannot read --token-file ${opts.tokenFile}: ${(err as Error).message}`);
-    }
+function readTextFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new AgentConfigError(`cannot read ${flag} ${path}: ${(err as Error).message}`);
   }
+}
+
+function readToken(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
+  if (typeof opts.tokenFile === 'string') return readTextFile(opts.tokenFile, '--token-file').trim();
   return typeof opts.token === 'string' ? opts.token : (env.CT_WORKER_TOKEN ?? '');
+}
+
+function trainerBaseEnv(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, string> {
+  try {
+    const inherited = selectTrainerEnv(env, parseEnvPatterns(opts.trainerEnv as string[]));
+    if (typeof opts.trainerEnvFile !== 'string') return inherited;
+    return { ...inherited, ...parseTrainerEnvFile(readTextFile(opts.trainerEnvFile, '--trainer-env-file'), opts.trainerEnvFile) };
+  } catch (err) {
+    if (err instanceof AgentConfigError) throw err;
+    throw new AgentConfigError((err as Error).message);
+  }
 }
 
 function trainerArgv(opts: Record<string, unknown>): string[] {
@@ -122,7 +145,5 @@ export function loadAgentConfig(argv: string[] = process.argv, env: NodeJS.Proce
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
     throw new AgentConfigError(`invalid worker-agent configuration:\n  ${issues.join('\n  ')}`);
   }
-  const trainerBaseEnv = { ...env };
-  delete trainerBaseEnv.CT_WORKER_TOKEN;
-  return { ...parsed.data, trainerBaseEnv };
+  return { ...parsed.data, trainerBaseEnv: trainerBaseEnv(opts, env) };
 }

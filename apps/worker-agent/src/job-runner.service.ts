@@ -19,7 +19,7 @@ export interface JobRunnerDeps {
   logger: Logger;
   workDir: string;
   trainerArgv: string[];
-  trainerBaseEnv: NodeJS.ProcessEnv;
+  trainerBaseEnv: Record<string, string>;
   cancelGraceMs: number;
   logBatchMs: number;
   keepJobDir: boolean;

@@ -56,8 +56,8 @@ export async function writeJobFiles(ws: JobWorkspace, job: Pick<ClaimedJob, 'con
   await writeFile(ws.dataloaderPath, JSON.stringify(resolveDataloader(job.dataloader, ws.dataDir), null, 2));
 }
 
-/** The trainer environment of docs/TRAINER-CONTRACT.md, on top of the agent's own environment. */
-export function trainerEnv(base: NodeJS.ProcessEnv, jobId: string, ws: JobWorkspace): NodeJS.ProcessEnv {
+/** The trainer environment of docs/TRAINER-CONTRACT.md: the contract's variables over the allow-listed base (agent-config). */
+export function trainerEnv(base: Record<string, string>, jobId: string, ws: JobWorkspace): Record<string, string> {
   return {
     ...base,
     CT_JOB_ID: jobId,
