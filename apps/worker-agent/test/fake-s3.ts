@@ -11,8 +11,11 @@ export interface S3Request {
   outcome: 'ok' | 'fault' | 'reset';
 }
 
-/** An injected failure: an S3 error document with this status and code, or a connection reset. */
-export type S3Fault = { status: number; code: string } | 'reset';
+/**
+ * An injected failure: an S3 error document with this status and code (or, with `problem`, the JSON problem
+ * the gateway's storage proxy sends while the storage service is down), or a connection reset.
+ */
+export type S3Fault = { status: number; code: string; problem?: boolean } | 'reset';
 
 /** Decides, per request, whether it fails; null lets it through. */
 export type S3FaultRule = (req: Omit<S3Request, 'outcome'>) => S3Fault | null;
@@ -57,6 +60,7 @@ export class FakeS3 {
     const fault = this.fault?.(call) ?? null;
     this.requests.push({ ...call, outcome: fault === null ? 'ok' : fault === 'reset' ? 'reset' : 'fault' });
     if (fault === 'reset') return void req.socket.destroy();
+    if (fault?.problem) return void res.writeHead(fault.status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ status: fault.status, code: fault.code }));
     if (fault) return this.error(res, fault.status, fault.code);
     this.route(call.method, call.key, call.query, Buffer.concat(chunks), res);
   }
