@@ -11,7 +11,7 @@ describe('loadAgentConfig', () => {
       argv('--url', 'http://gw:3000/', '--token', 't0k', '--labels', 'a100, big', '--trainer-cmd', 'python "my trainer.py" --x', '--once'),
       { CT_WORKER_TOKEN: 'env-token', HOME: '/home/u' },
     );
-    expect(c).toMatchObject({ url: 'http://gw:3000', token: 't0k', labels: ['a100', 'big'], once: true, cancelGraceMs: 10_000, logBatchMs: 500 });
+    expect(c).toMatchObject({ url: 'http://gw:3000', token: 't0k', labels: ['a100', 'big'], once: true, cancelGraceMs: 10_000, logBatchMs: 500, outageWindowS: 600 });
     expect(c.trainerArgv).toEqual(['python', 'my trainer.py', '--x']);
     expect(c.trainerBaseEnv).toEqual({ HOME: '/home/u' });
   });
@@ -44,6 +44,11 @@ describe('loadAgentConfig', () => {
   it('defaults the trainer to the sample trainer', () => {
     const c = loadAgentConfig(argv('--url', 'http://gw', '--token', 't'), {});
     expect(c.trainerArgv[1]).toMatch(/examples\/sample-trainer\/dist\/main\.js$/);
+  });
+
+  it('takes the outage window in seconds, at least one', () => {
+    expect(loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--outage-window-s', '90'), {}).outageWindowS).toBe(90);
+    expect(() => loadAgentConfig(argv('--url', 'http://gw', '--token', 't', '--outage-window-s', '0.5'), {})).toThrow(/outageWindowS/);
   });
 
   it('explains what is wrong', () => {

@@ -28,6 +28,8 @@ export const agentConfigSchema = z.object({
   /** outputs larger than this go up as S3 multipart uploads of `partSizeMib` parts (S3: parts of 5 MiB to 5 GiB) */
   multipartThresholdMib: z.number().int().min(5).max(5_120),
   partSizeMib: z.number().int().min(5).max(5_120),
+  /** how long a dependency (gateway, storage) may keep failing before the agent gives up on a job's step */
+  outageWindowS: z.number().min(1).max(86_400),
   logLevel: z.enum(LOG_LEVELS),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema> & {
@@ -48,6 +50,12 @@ export function defaultTrainerCommand(): string[] {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function numberOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
 }
 
 function intOption(value: string): number {
@@ -81,6 +89,7 @@ export function buildProgram(): Command {
     .option('--keep-job-dirs', 'keep job directories after the job ends (debugging)', false)
     .option('--multipart-threshold-mib <mib>', 'upload output files larger than this as S3 multipart uploads (5 to 5120)', intOption, 256)
     .option('--part-size-mib <mib>', 'part size of multipart uploads (5 to 5120)', intOption, 64)
+    .option('--outage-window-s <s>', 'how long the gateway or storage may stay unreachable before a job step gives up (1 to 86400)', numberOption, 600)
     .option('--log-level <level>', `agent log level: ${LOG_LEVELS.join(', ')}`, 'info')
     .addHelpText('after', EXAMPLE)
     .exitOverride();
@@ -138,6 +147,7 @@ export function loadAgentConfig(argv: string[] = process.argv, env: NodeJS.Proce
     keepJobDirs: opts.keepJobDirs === true,
     multipartThresholdMib: opts.multipartThresholdMib,
     partSizeMib: opts.partSizeMib,
+    outageWindowS: opts.outageWindowS,
     logLevel: opts.logLevel,
   };
   const parsed = agentConfigSchema.safeParse(raw);

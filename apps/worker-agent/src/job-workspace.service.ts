@@ -1,6 +1,12 @@
 import type { ClaimedJob } from '@ct/contracts';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+
+/**
+ * Job directories whose outputs did not all reach storage are moved under `<work-dir>/kept/`, out of the
+ * way of createWorkspace (the job may be claimed again by this very worker, which starts from empty).
+ */
+export const KEPT_DIR = 'kept';
 
 export interface JobWorkspace {
   jobDir: string;
@@ -30,6 +36,22 @@ export async function createWorkspace(workDir: string, jobId: string): Promise<J
   await mkdir(ws.dataDir, { recursive: true });
   await mkdir(ws.outputDir, { recursive: true });
   return ws;
+}
+
+/** Where the outputs of a run that could not deliver them are kept: `<work-dir>/kept/<jobId>-fence<fence>`. */
+export function keptPath(workDir: string, jobId: string, fence: number): string {
+  return join(workDir, KEPT_DIR, `${jobId}-fence${fence}`);
+}
+
+/** Moves the job directory to dest (same file system: a rename); false when that failed and it stayed put. */
+export async function keepWorkspace(ws: JobWorkspace, dest: string): Promise<boolean> {
+  try {
+    await mkdir(dirname(dest), { recursive: true });
+    await rename(ws.jobDir, dest);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -95,6 +95,7 @@ export class AgentHarness {
     };
   }
 
+  /** An agent with short backoff delays (20 ms doubling up to 200 ms), so an outage test takes seconds. */
   agent(overrides: Partial<AgentConfig> = {}): WorkerAgent {
     const config: AgentConfig = {
       url: this.gw.url,
@@ -109,12 +110,14 @@ export class AgentHarness {
       keepJobDirs: false,
       multipartThresholdMib: 256,
       partSizeMib: 64,
+      outageWindowS: 30,
       logLevel: 'debug',
       trainerBaseEnv: {},
       ...overrides,
     };
     const logger = pino({ level: 'debug' }, { write: (line: string) => void this.agentLogs.push(JSON.parse(line) as AgentLogLine) });
-    return new WorkerAgent({ config, logger, gateway: new GatewayClient(this.gw.url, config.token), registration: { labels: config.labels, gpus: [] } });
+    const gateway = new GatewayClient(this.gw.url, config.token);
+    return new WorkerAgent({ config, logger, gateway, registration: { labels: config.labels, gpus: [] }, retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } });
   }
 
   /** Log lines of the agent with this message. */
