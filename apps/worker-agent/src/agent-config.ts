@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -80,13 +80,17 @@ export function buildProgram(): Command {
     .option('--name <name>', 'hostname this worker reports when it registers (default: the machine\'s hostname)')
     .option('--work-dir <dir>', 'where job directories are created', join(tmpdir(), 'ct-worker'))
     .option('--trainer-cmd <cmd>', 'trainer command line, spawned without a shell (default: the sample trainer, examples/sample-trainer)')
-    .option('--trainer-env <names>', 'more environment variables the trainer inherits (comma list, repeatable, NAME or PREFIX*)', collect, [])
+    .addOption(
+      new Option('--trainer-env <names>', 'more environment variables the trainer inherits (comma list, repeatable, NAME or PREFIX*)')
+        .argParser(collect)
+        .default([], 'the allow-list of docs/TRAINER-CONTRACT.md only'),
+    )
     .option('--trainer-env-file <path>', 'NAME=value lines set for every trainer, e.g. its own API keys (keep it mode 0600)')
     .option('--once', 'exit after one job: code 0 if it completed, 1 otherwise', false)
     .option('--cancel-grace-ms <ms>', 'how long a trainer being stopped gets between SIGTERM and SIGKILL', intOption, 10_000)
     .option('--log-batch-ms <ms>', 'longest a trainer log line waits before it is sent (10 to 60000)', intOption, 500)
     .option('--claim-wait-ms <ms>', 'long-poll wait of one claim request (0 to 60000; the gateway may answer sooner)', intOption, 20_000)
-    .option('--keep-job-dirs', 'keep job directories after the job ends (debugging)', false)
+    .option('--keep-job-dirs', 'keep every job directory after the job ends (debugging); undelivered outputs are kept under <work-dir>/kept anyway', false)
     .option('--multipart-threshold-mib <mib>', 'upload output files larger than this as S3 multipart uploads (5 to 5120)', intOption, 256)
     .option('--part-size-mib <mib>', 'part size of multipart uploads (5 to 5120)', intOption, 64)
     .option('--outage-window-s <s>', 'how long the gateway or storage may stay unreachable before a job step gives up (1 to 86400)', numberOption, 600)
