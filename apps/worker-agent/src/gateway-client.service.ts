@@ -9,6 +9,7 @@ import type {
 } from '@ct/contracts';
 import { z } from 'zod';
 import { GatewayError, errorFromResponse } from './gateway-errors';
+import { KEPT_DIR } from './job-workspace.service';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -29,7 +30,12 @@ const s3Grant = z.object({
   outputPrefix: z.string(),
 });
 const claimedJob = z.object({
-  jobId: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'job ids must be safe as a directory name'),
+  jobId: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'job ids must be safe as a directory name')
+    // "." and ".." would name the work dir or its parent; "kept" is where undelivered outputs wait.
+    .refine((id) => id !== '.' && id !== '..' && id !== KEPT_DIR, 'job ids must be safe as a directory name'),
   fence: z.number().int().nonnegative(),
   name: z.string(),
   config: z.record(z.string(), z.unknown()),

@@ -1,6 +1,12 @@
 import type { ClaimedJob } from '@ct/contracts';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+
+/**
+ * Job directories whose outputs did not all reach storage are moved under `<work-dir>/kept/`, out of the
+ * way of createWorkspace (the job may be claimed again by this very worker, which starts from empty).
+ */
+export const KEPT_DIR = 'kept';
 
 export interface JobWorkspace {
   jobDir: string;
@@ -32,6 +38,22 @@ export async function createWorkspace(workDir: string, jobId: string): Promise<J
   return ws;
 }
 
+/** Where the outputs of a run that could not deliver them are kept: `<work-dir>/kept/<jobId>-fence<fence>`. */
+export function keptPath(workDir: string, jobId: string, fence: number): string {
+  return join(workDir, KEPT_DIR, `${jobId}-fence${fence}`);
+}
+
+/** Moves the job directory to dest (same file system: a rename); false when that failed and it stayed put. */
+export async function keepWorkspace(ws: JobWorkspace, dest: string): Promise<boolean> {
+  try {
+    await mkdir(dirname(dest), { recursive: true });
+    await rename(ws.jobDir, dest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The packager rewrote each dataset's instance_data_dir relative to the archive root
  * (e.g. datasets/<id>); here they become absolute paths under the extracted data dir.
@@ -56,8 +78,8 @@ export async function writeJobFiles(ws: JobWorkspace, job: Pick<ClaimedJob, 'con
   await writeFile(ws.dataloaderPath, JSON.stringify(resolveDataloader(job.dataloader, ws.dataDir), null, 2));
 }
 
-/** The trainer environment of docs/TRAINER-CONTRACT.md, on top of the agent's own environment. */
-export function trainerEnv(base: NodeJS.ProcessEnv, jobId: string, ws: JobWorkspace): NodeJS.ProcessEnv {
+/** The trainer environment of docs/TRAINER-CONTRACT.md: the contract's variables over the allow-listed base (agent-config). */
+export function trainerEnv(base: Record<string, string>, jobId: string, ws: JobWorkspace): Record<string, string> {
   return {
     ...base,
     CT_JOB_ID: jobId,

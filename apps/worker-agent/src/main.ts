@@ -28,6 +28,8 @@ async function main(): Promise<number> {
   const logger = pino({ name: 'worker-agent', level: config.logLevel });
   const gpus = await detectGpus();
   logger.info({ url: config.url, labels: config.labels, gpus: gpus.length, workDir: config.workDir }, 'worker agent starting');
+  // Names only: an operator can check what a trainer inherits without the values reaching the log.
+  logger.info({ names: Object.keys(config.trainerBaseEnv).sort() }, 'trainer environment chosen');
   const agent = new WorkerAgent({
     config,
     logger,

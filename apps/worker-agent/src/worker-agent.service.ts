@@ -4,7 +4,8 @@ import type { AgentConfig } from './agent-config';
 import type { GatewayClient } from './gateway-client.service';
 import { StaleLeaseError, UnauthorizedError } from './gateway-errors';
 import { JobRunner, type JobRunnerDeps } from './job-runner.service';
-import { sleep, withRetry } from './retry.util';
+import { DEFAULT_RETRY_POLICY, sleep, withRetry, type RetryPolicy } from './retry.util';
+import { probeStorage } from './storage-probe.util';
 
 export interface WorkerAgentDeps {
   config: AgentConfig;
@@ -12,6 +13,8 @@ export interface WorkerAgentDeps {
   logger: Logger;
   registration: RegisterWorkerBody;
   s3Factory?: JobRunnerDeps['s3Factory'];
+  /** shorter backoff delays (tests); the outage window itself is --outage-window-s */
+  retryDelays?: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>;
 }
 
 /** Exit codes of the agent process (documented in docs/WORKER-PROTOCOL.md). */
@@ -26,10 +29,14 @@ export class WorkerAgent {
   private fatal: Error | null = null;
   private lastOutcome: string | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeatFailures = 0;
   /** Aborted to interrupt a claim long-poll or a retry sleep when the agent must stop claiming. */
   private readonly idle = new AbortController();
+  private readonly retry: RetryPolicy;
 
-  constructor(private readonly deps: WorkerAgentDeps) {}
+  constructor(private readonly deps: WorkerAgentDeps) {
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...deps.retryDelays, windowMs: deps.config.outageWindowS * 1000 };
+  }
 
   async run(): Promise<number> {
     const registered = await this.register();
@@ -85,14 +92,38 @@ export class WorkerAgent {
   private async loop(): Promise<void> {
     while (!this.shouldExit()) {
       const job = await this.claimNext();
-      if (!job || this.shouldExit()) continue;
-      this.current = new JobRunner(job, this.runnerDeps());
-      const outcome = await this.current.run();
+      // A job claimed just as a drain arrived is still run: draining means finishing what was taken.
+      if (!job || this.stopReason !== null || this.fatal !== null) continue;
+      const runner = new JobRunner(job, this.runnerDeps());
+      this.current = runner;
+      const outcome = await runner.run();
       this.current = null;
       this.lastOutcome = outcome;
       this.deps.logger.info({ jobId: job.jobId, outcome }, 'job ended');
       if (outcome === 'unauthorized') this.failFatal(new UnauthorizedError('the gateway rejected the worker token during a job'));
       if (this.deps.config.once) break;
+      if (runner.storageDown !== null) await this.waitForStorage(runner.storageDown);
+    }
+  }
+
+  /**
+   * After a job failed because storage stayed down for the whole outage window, the next job would fail
+   * the same way at setup: claim nothing until storage answers again (other workers may take the jobs).
+   */
+  private async waitForStorage(endpoint: string): Promise<void> {
+    if (this.shouldExit()) return;
+    this.deps.logger.warn({ endpoint }, 'storage unreachable: claiming no job until it answers');
+    try {
+      await withRetry(() => probeStorage(endpoint), {
+        signal: this.idle.signal,
+        shouldRetry: () => true,
+        baseDelayMs: this.retry.baseDelayMs,
+        maxDelayMs: this.retry.maxDelayMs,
+        onRetry: (err, attempt, delay) => this.deps.logger.debug({ err: (err as Error).message, attempt, delay }, 'storage still unreachable'),
+      });
+      this.deps.logger.info({ endpoint }, 'storage answers again; claiming jobs');
+    } catch {
+      // Only an abort ends the wait early: the agent is stopping or draining.
     }
   }
 
@@ -127,6 +158,7 @@ export class WorkerAgent {
       cancelGraceMs: c.cancelGraceMs,
       logBatchMs: c.logBatchMs,
       keepJobDir: c.keepJobDirs,
+      retry: this.retry,
       multipart: { thresholdBytes: c.multipartThresholdMib * 1024 * 1024, partBytes: c.partSizeMib * 1024 * 1024 },
       s3Factory: this.deps.s3Factory,
     };
@@ -150,12 +182,21 @@ export class WorkerAgent {
     const body = runner ? { jobId: runner.job.jobId, fence: runner.job.fence } : {};
     try {
       const commands = await this.deps.gateway.heartbeat(body);
+      if (this.heartbeatFailures > 0) this.deps.logger.info({ failed: this.heartbeatFailures }, 'heartbeats delivered again');
+      this.heartbeatFailures = 0;
       for (const command of commands) this.handle(command);
     } catch (err) {
       if (err instanceof StaleLeaseError) runner?.abort('lost');
       else if (err instanceof UnauthorizedError) this.failFatal(err);
-      else this.deps.logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+      else this.heartbeatFailed(err as Error);
     }
+  }
+
+  /** Every tick tries again (nothing gives up on heartbeats); only the first failure of a streak is a warning. */
+  private heartbeatFailed(err: Error): void {
+    this.heartbeatFailures++;
+    const level = this.heartbeatFailures === 1 ? 'warn' : 'debug';
+    this.deps.logger[level]({ err: err.message, failures: this.heartbeatFailures }, 'heartbeat failed');
   }
 
   private handle(command: WorkerCommand): void {
