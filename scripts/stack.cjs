@@ -131,7 +131,7 @@ async function startServices({ env, logDir, echo, ports = 'random', supervise: r
     const envOf = { ...full, [s.portVar]: String(port), ...(storage ? { STORAGE_URL: `http://127.0.0.1:${storage.port}` } : {}) };
     const label = i === 0 ? s.name : `${s.name}-${i + 1}`;
     const spawnOnce = () => spawnLogged(label, [s.main], envOf, logDir, echo);
-    const inst = restart ? { port, ...wrap(supervise(label, spawnOnce, say)) } : { port, ...wrap(fixed(spawnOnce())) };
+    const inst = wrap(port, restart ? supervise(label, spawnOnce, say) : fixed(spawnOnce));
     (instances[s.name] ??= []).push(inst);
     await waitForHttp(`http://127.0.0.1:${port}/health`, 60_000, inst.proc);
   };
@@ -151,13 +151,35 @@ async function startServices({ env, logDir, echo, ports = 'random', supervise: r
   };
 }
 
-/** An unsupervised process, shaped like a supervised one. */
-function fixed(proc) {
-  return { get current() { return proc; }, restarts: 0, stop: (graceMs) => stopAll([proc], graceMs) };
+/** An unsupervised process, shaped like a supervised one; tests kill it and `respawn()` it themselves. */
+function fixed(spawnOnce) {
+  let proc = spawnOnce();
+  return {
+    get current() { return proc; },
+    restarts: 0,
+    respawn() {
+      proc = spawnOnce();
+      return proc;
+    },
+    stop: (graceMs) => stopAll([proc], graceMs),
+  };
 }
 
-function wrap(handle) {
-  return { handle, get proc() { return handle.current; }, stop: (graceMs) => handle.stop(graceMs) };
+/** An instance: its port and its current process (a getter: the process changes on every restart). */
+function wrap(port, handle) {
+  return {
+    port,
+    handle,
+    get proc() { return handle.current; },
+    stop: (graceMs) => handle.stop(graceMs),
+    /** Starts the instance again (same port and environment) after it was killed; resolves once it answers. */
+    respawn: async function () {
+      if (!handle.respawn) throw new Error('a supervised instance restarts by itself');
+      const p = handle.respawn();
+      await waitForHttp(`http://127.0.0.1:${this.port}/health`, 60_000, p);
+      return p;
+    },
+  };
 }
 
 async function stopAll(procs, graceMs = 5000) {

@@ -120,6 +120,12 @@ describe('bad input gets a clear 4xx with a stable code, and nothing is half-cre
     await expectProblem(await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/logs`, { fence: claimed.fence + 1, lines: [{ stream: 'stdout', line: 'x' }] }), 409, 'stale_lease');
     await expectProblem(await asWorker('ctw_bad_token', '/api/workers/heartbeat', {}), 401, 'unauthenticated');
     await expectProblem(await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/report`, { fence: claimed.fence, kind: 'exploded' }), 400, 'validation_failed');
+    // A numbered log batch re-sent after a lost answer is stored once.
+    const batch = { fence: claimed.fence, seq: 1, lines: [{ stream: 'stdout', line: 'only once' }] };
+    expect(await json(await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/logs`, batch))).toMatchObject({ accepted: 1 });
+    expect(await json(await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/logs`, batch))).toMatchObject({ accepted: 0, duplicate: true });
+    const stored = await json<{ logs: Array<{ line: string }> }>(await t.api(`/api/cloud/jobs/${claimed.jobId}/logs`));
+    expect(stored.logs.filter((l) => l.line === 'only once')).toHaveLength(1);
     // The rightful holder's report still counts.
     expect((await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/report`, { fence: claimed.fence, kind: 'completed', exitCode: 0 })).status).toBe(202);
     const deadline = Date.now() + 15_000;
@@ -129,6 +135,10 @@ describe('bad input gets a clear 4xx with a stable code, and nothing is half-cre
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(status).toBe('completed');
+    // The same terminal report, re-sent because its answer was lost, is taken (not answered "stale lease").
+    const again = await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/report`, { fence: claimed.fence, kind: 'completed', exitCode: 0 });
+    expect(again.status).toBe(202);
+    expect(await json(again)).toMatchObject({ accepted: true, duplicate: true });
     await expectProblem(await t.api(`/api/cloud/jobs/${claimed.jobId}/cancel`, { method: 'POST' }), 409, 'job_not_active');
   });
 });

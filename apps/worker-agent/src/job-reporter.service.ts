@@ -47,7 +47,7 @@ export class JobReporter {
     this.batcher = new LogBatcher({
       maxLines: 200,
       maxDelayMs: opts.logBatchMs,
-      send: (lines) => this.once(() => opts.gateway.sendLogs(opts.jobId, { fence: opts.fence, lines })),
+      send: (lines, seq) => this.once(() => opts.gateway.sendLogs(opts.jobId, { fence: opts.fence, seq, lines })),
       isTransient,
       abandon: opts.signal,
       delays: opts.retry,

@@ -17,7 +17,8 @@ export interface LogBatcherOptions {
   maxDelayMs: number;
   /** Unsent text kept while the gateway does not take lines; beyond it the oldest unsent lines go. */
   maxBufferedChars?: number;
-  send: (lines: BatchedLine[]) => Promise<void>;
+  /** `seq` numbers batches 1, 2, …; a batch sent again keeps its number, so the gateway stores it once. */
+  send: (lines: BatchedLine[], seq: number) => Promise<void>;
   /** A failed send is retried (with backoff) when this says so; otherwise that batch is dropped. */
   isTransient: (err: unknown) => boolean;
   delays: { baseDelayMs: number; maxDelayMs: number };
@@ -40,6 +41,7 @@ export class LogBatcher {
   /** lines dropped to stay within the bound, not yet announced in the log itself */
   private droppedUnannounced = 0;
   private timer: NodeJS.Timeout | null = null;
+  private seq = 0;
   private pumping: Promise<void> | null = null;
   private closing = false;
   private readonly stopped = new AbortController();
@@ -98,7 +100,7 @@ export class LogBatcher {
   private async pump(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped.signal.aborted) {
       const batch = this.takeBatch();
-      if (!(await this.deliver(batch))) this.dropQueue();
+      if (!(await this.deliver(batch, ++this.seq))) this.dropQueue();
     }
   }
 
@@ -110,10 +112,10 @@ export class LogBatcher {
   }
 
   /** False when delivery gave up for good (closing and the outage window is used up). */
-  private async deliver(batch: BatchedLine[]): Promise<boolean> {
+  private async deliver(batch: BatchedLine[], seq: number): Promise<boolean> {
     for (let attempt = 1; !this.stopped.signal.aborted; attempt++) {
       try {
-        await this.opts.send(batch);
+        await this.opts.send(batch, seq);
         this.opts.outage.answered();
         return true;
       } catch (err) {

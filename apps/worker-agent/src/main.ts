@@ -44,6 +44,11 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Started by a launcher over an IPC channel (npm start): stop, as on SIGTERM, once it is gone.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => agent.stop('the launcher exited'));
+  }
   const code = await agent.run();
   if (code === EXIT.unauthorized) {
     process.stderr.write('worker-agent: the gateway rejected the worker token (401). It is wrong or was rotated; get a new token and restart the agent.\n');

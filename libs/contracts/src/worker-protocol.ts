@@ -26,8 +26,9 @@ export const logLine = z.object({
   line: z.string().max(16_384),
   ts: z.string().datetime().optional(),
 });
+/** `seq` numbers a lease's batches (1, 2, …); a batch re-sent after a lost answer carries its number and is stored once. */
 export const logBatchBody = z
-  .object({ fence: z.number().int().nonnegative(), lines: z.array(logLine).min(1).max(1000) })
+  .object({ fence: z.number().int().nonnegative(), seq: z.number().int().positive().max(2_147_483_647).optional(), lines: z.array(logLine).min(1).max(1000) })
   .strict();
 export type LogBatchBody = z.infer<typeof logBatchBody>;
 

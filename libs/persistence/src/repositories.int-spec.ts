@@ -175,6 +175,33 @@ describe('repositories on real Postgres', () => {
     await expect(workers.assertLease(w, job.id, claim!.fence)).rejects.toMatchObject({ code: 'stale_lease' });
   });
 
+  it('a finished job shows its final progress even when the last progress report is applied after the end', async () => {
+    const a = await makeOrg(prisma);
+    const job = await queuedJob(a.orgId);
+    const w = (await workers.create(a.orgId, 'reorder', [])).worker;
+    const { fence } = (await workers.claim(w, 30_000, SELF_HOSTED))!;
+    const at = () => new Date().toISOString();
+    await tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'worker', fence, kind: 'progress', progress: { step: 87, totalSteps: 120 }, occurredAt: at() });
+    // Reports are applied concurrently: the end overtakes the last progress report.
+    expect((await tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'worker', fence, kind: 'completed', exitCode: 0, occurredAt: at() })).applied).toBe(true);
+    const late = await tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'worker', fence, kind: 'progress', progress: { step: 120, totalSteps: 120 }, occurredAt: at() });
+    expect(late.applied).toBe(true);
+    // An older report arriving later still cannot lower it.
+    await tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'worker', fence, kind: 'progress', progress: { step: 60, totalSteps: 120 }, occurredAt: at() });
+    expect((await jobs.get(a.orgId, job.id)).progress).toMatchObject({ step: 120, totalSteps: 120, percent: 100 });
+  });
+
+  it('a provider report for a job that already ended is answered, not an error, and its final progress counts', async () => {
+    const a = await makeOrg(prisma);
+    const job = await queuedJob(a.orgId, { provider: 'replicate' });
+    await tracker.transition({ orgId: a.orgId, jobId: job.id, to: 'cancelled', reason: 'cancelled by user' });
+    const late = await tracker.applyReport({ v: 1, orgId: a.orgId, jobId: job.id, source: 'webhook', kind: 'completed', progress: { step: 100, totalSteps: 100 }, occurredAt: new Date().toISOString() });
+    expect(late).toMatchObject({ applied: false, reason: 'already_ended' });
+    const after = await jobs.get(a.orgId, job.id);
+    expect(after.status).toBe('cancelled');
+    expect(after.progress).toMatchObject({ step: 100 });
+  });
+
   it('requeues the job of an expired lease once, then fails it with a reason that says so', async () => {
     const a = await makeOrg(prisma);
     const job = await queuedJob(a.orgId);

@@ -181,14 +181,34 @@ export class WorkerRepository {
     return commands;
   }
 
-  /** Throws stale_lease unless this worker holds the job's current lease. */
-  async assertLease(worker: Worker, jobId: string, fence: number): Promise<Job> {
+  /**
+   * Throws stale_lease unless this worker holds the job's current lease. With `endedToo`, a job that
+   * this worker ended under this lease also passes (a terminal report re-sent after its answer was lost).
+   */
+  async assertLease(worker: Worker, jobId: string, fence: number, opts: { endedToo?: boolean } = {}): Promise<Job> {
     const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId: worker.orgId } });
     if (!job) throw new NotFoundError('Job', jobId);
-    if (job.workerId !== worker.id || job.leaseFence !== fence || job.status !== 'running') {
+    const ours = job.workerId === worker.id && job.leaseFence === fence;
+    const ended = ['completed', 'failed', 'cancelled'].includes(job.status);
+    if (!ours || (job.status !== 'running' && !(opts.endedToo && ended))) {
       throw new DomainError('stale_lease', `This worker no longer holds job ${jobId} (lease ${fence}); stop working on it.`, { jobId, fence });
     }
     return job;
+  }
+
+  /**
+   * Stores a log batch under the worker's current lease, once: a numbered batch is taken only if its number
+   * is past the last stored one (a compare-and-set on the lease), so a re-sent batch adds nothing.
+   */
+  async appendLogBatch(worker: Worker, jobId: string, fence: number, seq: number | undefined, lines: Array<{ stream: string; line: string; ts?: Date }>): Promise<number> {
+    return this.prisma.$transaction(async (tx) => {
+      if (seq !== undefined) {
+        const { count } = await tx.workerLease.updateMany({ where: { jobId, fence, workerId: worker.id, releasedAt: null, logSeq: { lt: seq } }, data: { logSeq: seq } });
+        if (count === 0) return 0;
+      }
+      await tx.jobLog.createMany({ data: lines.map((l) => ({ orgId: worker.orgId, jobId, stream: l.stream, line: l.line, ts: l.ts ?? new Date() })) });
+      return lines.length;
+    });
   }
 
   /** Marks workers whose heartbeats stopped as offline. */

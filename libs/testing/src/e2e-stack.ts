@@ -13,7 +13,7 @@ const stack = require('../../../scripts/stack.cjs') as {
     gatewayUrl: string;
     gatewayUrls: string[];
     procs: Record<string, ChildProcess>;
-    instances: Record<string, Array<{ port: number; proc: ChildProcess }>>;
+    instances: Record<string, ServiceInstance[]>;
     stop(): Promise<void>;
   }>;
   ensureWorker(o: { databaseUrl: string; tokenFile: string; name: string; labels: string[] }): Promise<string>;
@@ -25,6 +25,13 @@ const freePort = (): Promise<number> => stack.freePort();
 
 export { freePort };
 
+export interface ServiceInstance {
+  port: number;
+  readonly proc: ChildProcess;
+  /** Starts it again on the same port with the same environment; resolves once it answers /health. */
+  respawn(): Promise<ChildProcess>;
+}
+
 export interface TestStack {
   gatewayUrl: string;
   /** the storage service itself (its S3 endpoint is also mounted at the root) */
@@ -35,8 +42,8 @@ export interface TestStack {
   databaseUrl: string;
   logDir: string;
   procs: Record<string, ChildProcess>;
-  /** Every instance of every service (several with `replicas`). */
-  instances: Record<string, Array<{ port: number; proc: ChildProcess }>>;
+  /** Every instance of every service (several with `replicas`): kill one, then `respawn()` it. */
+  instances: Record<string, ServiceInstance[]>;
   /** One URL per gateway replica. */
   gatewayUrls: string[];
   queuePrefix: string;

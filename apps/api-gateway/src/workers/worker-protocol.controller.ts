@@ -113,15 +113,18 @@ export class WorkerProtocolController {
   @HttpCode(202)
   async logs(@CurrentWorker() w: Worker, @Param('id', jobIdParam) id: string, @Body(new ZodPipe(logBatchBody, 'log batch')) body: LogBatchBody) {
     await this.workers.assertLease(w, id, body.fence);
-    await this.jobs.appendLogs(w.orgId, id, body.lines.map((l) => ({ stream: l.stream, line: l.line, ts: l.ts ? new Date(l.ts) : undefined })));
-    return { accepted: body.lines.length };
+    const stored = await this.workers.appendLogBatch(w, id, body.fence, body.seq, body.lines.map((l) => ({ stream: l.stream, line: l.line, ts: l.ts ? new Date(l.ts) : undefined })));
+    return { accepted: stored, ...(stored === 0 ? { duplicate: true } : {}) };
   }
 
   /** Reports go through the outbox to the poller, which applies every status report through one code path. */
   @Post('jobs/:id/report')
   @HttpCode(202)
   async report(@CurrentWorker() w: Worker, @Param('id', jobIdParam) id: string, @Body(new ZodPipe(jobReportBody, 'report')) body: JobReportBody) {
-    await this.workers.assertLease(w, id, body.fence);
+    const terminal = body.kind === 'completed' || body.kind === 'failed';
+    const job = await this.workers.assertLease(w, id, body.fence, { endedToo: terminal });
+    // The job already ended under this lease: this is the agent re-sending its report after a lost answer.
+    if (job.status !== 'running') return { accepted: true, duplicate: true };
     await this.prisma.$transaction((tx) =>
       enqueueInTx(tx, 'provider-events', {
         v: 1, jobId: id, orgId: w.orgId, source: 'worker', fence: body.fence, kind: body.kind,

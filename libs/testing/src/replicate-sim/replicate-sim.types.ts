@@ -83,7 +83,8 @@ export type RoutePattern = string | RegExp;
 export type FaultSpec =
   | { kind: 'status'; status: number; count: number; route?: RoutePattern; retryAfterS?: number; detail?: string }
   | { kind: 'drop'; count: number; route?: RoutePattern; when?: 'before' | 'after' }
-  | { kind: 'delay'; ms: number; count: number; route?: RoutePattern };
+  /** `before` (default) waits before handling; `after` handles the request, then holds the answer (a client killed meanwhile never learns of it). */
+  | { kind: 'delay'; ms: number; count: number; route?: RoutePattern; when?: 'before' | 'after' };
 
 export interface LoseWebhooksSpec {
   /** 1 drops every delivery, 0.3 drops about 30 % (decided per message, deterministically from `seed`) */
@@ -101,7 +102,7 @@ export interface RequestRecord {
   at: string;
   status: number | null;
   /** what a scripted fault did to it, if anything */
-  fault: 'status' | 'drop-before' | 'drop-after' | 'delay' | null;
+  fault: 'status' | 'drop-before' | 'drop-after' | 'delay' | 'hold-after' | null;
   /** username of the authenticated account; null when the request was not (or not yet) authenticated */
   account: string | null;
 }

@@ -235,6 +235,11 @@ export class ReplicateSimulator {
         extraHeaders = this.rateLimiter.take(account.username, CREATE_ROUTE.test(key));
       }
       reply = await match.route.handler({ req, url, params: match.params, account });
+      const hold = isApi && reply.status < 400 ? this.faults.holdAfter(key) : 0;
+      if (hold > 0) {
+        record.fault = 'hold-after';
+        await sleepReal(hold);
+      }
       if (isApi && reply.status < 400 && this.faults.dropAfter(key)) {
         record.fault = 'drop-after';
         record.status = reply.status;

@@ -52,12 +52,18 @@ export class SimFaultInjector {
   }
 
   before(key: string): FaultDecision {
-    const hit = this.take(key, (s) => s.kind !== 'drop' || (s.when ?? 'after') === 'before');
+    const hit = this.take(key, (s) => (s.kind === 'drop' ? (s.when ?? 'after') === 'before' : s.kind !== 'delay' || (s.when ?? 'before') === 'before'));
     if (!hit) return { kind: 'none' };
     const s = hit.spec;
     if (s.kind === 'status') return { kind: 'status', error: problemFor(s.status, s.detail, s.retryAfterS ?? 1) };
     if (s.kind === 'delay') return { kind: 'delay', ms: s.ms };
     return { kind: 'drop' };
+  }
+
+  /** Called once a handler succeeded: how long to hold its answer (a matching `after` delay), else 0. */
+  holdAfter(key: string): number {
+    const hit = this.take(key, (s) => s.kind === 'delay' && s.when === 'after');
+    return hit && hit.spec.kind === 'delay' ? hit.spec.ms : 0;
   }
 
   /** Called only once a handler succeeded: consumes a matching `after` drop. */

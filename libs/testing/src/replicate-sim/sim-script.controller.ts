@@ -52,6 +52,14 @@ export class SimScript {
     return this.fault({ kind: 'delay', ms, count, route });
   }
 
+  /**
+   * Handles the next `count` matching requests, then holds each answer for `ms`: the file or prediction
+   * exists while the client still waits (kill the client meanwhile and it never learns the id).
+   */
+  holdAnswer(ms: number, count = 1, route?: RoutePattern): this {
+    return this.fault({ kind: 'delay', ms, count, route, when: 'after' });
+  }
+
   clearFaults(): this {
     this.d.faults.clear();
     return this;
