@@ -1,12 +1,13 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { json, raw, type NextFunction, type Request, type Response } from 'express';
 import type { GatewayEnv } from '@ct/config';
 import { OrgRepository } from '@ct/persistence';
 import { bootstrapAdmin } from './bootstrap-admin';
 import { jsonGuard } from './common/json-guard';
 import { problemOf } from './common/problem.filter';
+import { buildOpenApiDocument } from './openapi/openapi-document';
 import { MAX_WEBHOOK_BODY_BYTES } from './providers/webhooks.controller';
 import { storageProxy } from './storage-proxy/storage-proxy';
 
@@ -24,10 +25,6 @@ export async function configureGateway(app: NestExpressApplication, env: Gateway
     const p = problemOf(err);
     res.status(p.status).type('application/problem+json').send(JSON.stringify(p));
   });
-  const doc = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder().setTitle('Cloud training API').setVersion('1').addBearerAuth().addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }).build(),
-  );
-  SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup('api/docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
   await bootstrapAdmin(env, app.get(OrgRepository), (m) => new NestLogger('bootstrap').log(m));
 }

@@ -1,8 +1,14 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Problem } from '@ct/contracts';
 import { DomainError, type DomainErrorCode } from '@ct/job-domain';
 import type { Response } from 'express';
 
-const STATUS: Record<DomainErrorCode, number> = {
+/** Codes the gateway itself answers with, besides the domain's. */
+type GatewayErrorCode = 'malformed_json' | 'unsupported_media_type' | 'route_not_found' | 'rate_limited' | 'internal';
+export type ProblemCode = DomainErrorCode | GatewayErrorCode;
+
+/** The HTTP status of every stable error code (also what the OpenAPI document lists per operation). */
+export const PROBLEM_STATUS: Readonly<Record<ProblemCode, number>> = {
   validation_failed: 400,
   not_found: 404,
   illegal_transition: 409,
@@ -30,21 +36,18 @@ const STATUS: Record<DomainErrorCode, number> = {
   dataset_path_invalid: 422,
   provider_error: 502,
   unsupported: 501,
+  malformed_json: 400,
+  unsupported_media_type: 415,
+  route_not_found: 404,
+  rate_limited: 429,
+  internal: 500,
 };
-
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-  errors?: unknown;
-}
 
 export function problemOf(err: unknown): Problem {
   if (err instanceof DomainError) {
-    const status = STATUS[err.code] ?? 400;
-    return { type: `urn:ct:error:${err.code}`, title: err.code.replace(/_/g, ' '), status, code: err.code, detail: err.message, ...(err.details?.['issues'] ? { errors: err.details['issues'] } : {}) };
+    const status = PROBLEM_STATUS[err.code] ?? 400;
+    const issues = err.details?.['issues'] as Problem['errors'];
+    return { type: `urn:ct:error:${err.code}`, title: err.code.replace(/_/g, ' '), status, code: err.code, detail: err.message, ...(issues ? { errors: issues } : {}) };
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
