@@ -5,6 +5,7 @@ import { json, raw, type NextFunction, type Request, type Response } from 'expre
 import type { GatewayEnv } from '@ct/config';
 import { OrgRepository } from '@ct/persistence';
 import { bootstrapAdmin } from './bootstrap-admin';
+import { declaredLengthLimit } from './common/body-limit';
 import { jsonGuard } from './common/json-guard';
 import { problemOf } from './common/problem.filter';
 import { buildOpenApiDocument } from './openapi/openapi-document';
@@ -15,11 +16,12 @@ import { storageProxy } from './storage-proxy/storage-proxy';
 export async function configureGateway(app: NestExpressApplication, env: GatewayEnv): Promise<void> {
   // S3 bodies stream through untouched; everything else is JSON with a size cap.
   app.use('/api/cloud/storage', storageProxy(env.STORAGE_URL));
+  app.use(declaredLengthLimit((path) => (path.startsWith('/api/webhooks') ? MAX_WEBHOOK_BODY_BYTES : env.MAX_BODY_BYTES)));
   // Webhook signatures cover the exact bytes: keep them raw, bounded before anything is parsed.
   app.use('/api/webhooks', raw({ type: () => true, limit: MAX_WEBHOOK_BODY_BYTES }));
   app.use(json({ limit: env.MAX_BODY_BYTES }));
   app.use(jsonGuard);
-  // body-parser's errors (bad JSON, too large) answer here, before Nest wraps them as generic 400s.
+  // body-parser's errors (bad JSON, too large, an encoding or charset it cannot read) answer here, before Nest wraps them as generic 400s.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     const p = problemOf(err);

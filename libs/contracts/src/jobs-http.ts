@@ -76,7 +76,8 @@ export type DeleteJobQuery = z.infer<typeof deleteJobQuerySchema>;
 export const logIdSchema = z
   .string()
   .regex(/^\d{1,19}$/, 'a log line id (digits)')
-  .refine((v) => BigInt(v) <= 9_223_372_036_854_775_807n, 'larger than any log line id');
+  // zod runs a refinement even after the regex failed: BigInt() must only ever see digits.
+  .refine((v) => /^\d{1,19}$/.test(v) && BigInt(v) <= 9_223_372_036_854_775_807n, 'larger than any log line id');
 
 export const jobLogsQuerySchema = z
   .object({

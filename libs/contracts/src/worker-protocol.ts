@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { requestSchema, responseSchema } from './api-schemas';
+import { jobIdSchema } from './jobs-http';
 import { progressReport } from './queues';
 
 /** The HTTP protocol between worker agents and the gateway; see docs/WORKER-PROTOCOL.md. */
 
-const fence = z.number().int().nonnegative().describe('the fencing token of the lease the claim handed out');
+/** Fences and exit codes are Postgres `integer` columns: a larger number could only fail deep in the database. */
+const int32 = z.number().int().min(-2_147_483_648).max(2_147_483_647);
+const fence = int32.nonnegative().describe('the fencing token of the lease the claim handed out');
 
 export const gpuInfoSchema = z.object({ name: z.string().max(200), memoryMiB: z.number().int().nonnegative() }).strict();
 export type GpuInfo = z.infer<typeof gpuInfoSchema>;
@@ -66,7 +69,7 @@ export const claimedJobSchema = responseSchema(
 );
 export type ClaimedJob = z.infer<typeof claimedJobSchema>;
 
-export const heartbeatBodySchema = requestSchema('HeartbeatBody', z.object({ jobId: z.string().optional(), fence: fence.optional() }).strict());
+export const heartbeatBodySchema = requestSchema('HeartbeatBody', z.object({ jobId: jobIdSchema.optional(), fence: fence.optional() }).strict());
 export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
 
 export const workerCommandSchema = z.discriminatedUnion('type', [
@@ -94,7 +97,7 @@ export const jobReportBodySchema = requestSchema(
       fence,
       kind: z.enum(['started', 'progress', 'completed', 'failed']),
       progress: progressReport.optional(),
-      exitCode: z.number().int().nullable().optional(),
+      exitCode: int32.nullable().optional(),
       message: z.string().max(4000).optional(),
     })
     .strict(),

@@ -1,4 +1,4 @@
-import type { JobEventView, JobLogLineView, JobView, JobWithConfigView, PackageSummary } from '@ct/contracts';
+import { jobIdSchema, type JobEventView, type JobLogLineView, type JobView, type JobWithConfigView, type PackageSummary } from '@ct/contracts';
 import type { Job, JobEvent, JobLog, Package } from '@ct/persistence';
 import { dollarsFromMicros, type JobProgress, type JobStatus } from '@ct/job-domain';
 
@@ -57,8 +57,12 @@ export function encodeCursor(c: { createdAt: Date; id: string }): string {
   return Buffer.from(`${c.createdAt.toISOString()}|${c.id}`).toString('base64url');
 }
 
+/** The exact shape encodeCursor makes: anything else (a NUL, a year 200000) would only fail in the database. */
+const CURSOR = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|(.+)$/s;
+
 export function decodeCursor(s: string): { createdAt: Date; id: string } | null {
-  const [at, id] = Buffer.from(s, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  return id && !Number.isNaN(createdAt.getTime()) ? { createdAt, id } : null;
+  const m = CURSOR.exec(Buffer.from(s, 'base64url').toString());
+  const createdAt = new Date(m?.[1] ?? '');
+  const id = jobIdSchema.safeParse(m?.[2]);
+  return id.success && !Number.isNaN(createdAt.getTime()) ? { createdAt, id: id.data } : null;
 }
