@@ -83,7 +83,7 @@ export interface Answer {
   text?: z.ZodType;
 }
 
-/** Success answers of a handler that writes the response itself (`@Res()`): SSE, long polls, content negotiation. */
+/** The answers of a handler that writes the response itself (`@Res()`): SSE, long polls, content negotiation, status pages. */
 export function ApiAnswers(...answers: Answer[]): MethodDecorator {
   return (target, key, descriptor) => {
     for (const a of answers) {
