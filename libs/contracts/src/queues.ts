@@ -59,7 +59,7 @@ export const providerEventPayload = jobRef.extend({
   billedSeconds: z.number().nonnegative().optional(),
   costMicros: z.string().regex(/^\d+$/).optional(),
   progress: progressReport.optional(),
-  exitCode: z.number().int().nullable().optional(),
+  exitCode: z.number().int().min(-2_147_483_648).max(2_147_483_647).nullable().optional(),
   message: z.string().max(4000).optional(),
   occurredAt: z.string().datetime(),
 });

@@ -5,23 +5,36 @@ import { problemOf } from './problem.filter';
 /** Deeper than any real training config or dataloader; deep enough inputs otherwise exhaust the stack. */
 export const MAX_JSON_DEPTH = 32;
 
+/** A UTF-16 surrogate without its other half: JSON's `\ud800` escape parses to one, and no UTF-8 text can hold it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why a string cannot be stored, or null. */
+function textProblem(s: string, what: 'a string' | 'a key'): string | null {
+  if (s.includes('\u0000')) return `${what} contains a NUL character (\\u0000)`;
+  // Postgres refuses it in jsonb (a 500 deep in the database otherwise) and replaces it with U+FFFD in text.
+  if (LONE_SURROGATE.test(s)) return `${what} contains a lone UTF-16 surrogate (e.g. \\ud800 without its pair)`;
+  return null;
+}
+
 /**
- * What a JSON body may not contain even when it parses: nesting deeper than MAX_JSON_DEPTH, or NUL
- * characters (Postgres cannot store them in text or jsonb). Walked without recursion, so the check itself
- * cannot overflow the stack. Null when the value is fine.
+ * What a JSON body may not contain even when it parses: nesting deeper than MAX_JSON_DEPTH, or text
+ * Postgres cannot store in text or jsonb (NUL characters, lone surrogates). Walked without recursion, so
+ * the check itself cannot overflow the stack. Null when the value is fine.
  */
 export function jsonProblem(value: unknown): string | null {
   const stack: Array<{ v: unknown; depth: number }> = [{ v: value, depth: 0 }];
   while (stack.length) {
     const { v, depth } = stack.pop() as { v: unknown; depth: number };
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return 'a string contains a NUL character (\\u0000)';
+      const bad = textProblem(v, 'a string');
+      if (bad) return bad;
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
     if (depth >= MAX_JSON_DEPTH) return `the JSON is nested deeper than ${MAX_JSON_DEPTH} levels`;
     for (const [k, child] of Object.entries(v)) {
-      if (k.includes('\u0000')) return 'a key contains a NUL character (\\u0000)';
+      const bad = textProblem(k, 'a key');
+      if (bad) return bad;
       stack.push({ v: child, depth: depth + 1 });
     }
   }

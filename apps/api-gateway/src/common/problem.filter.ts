@@ -1,8 +1,14 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Problem } from '@ct/contracts';
 import { DomainError, type DomainErrorCode } from '@ct/job-domain';
 import type { Response } from 'express';
 
-const STATUS: Record<DomainErrorCode, number> = {
+/** Codes the gateway itself answers with, besides the domain's. */
+type GatewayErrorCode = 'bad_request' | 'malformed_json' | 'unsupported_media_type' | 'route_not_found' | 'rate_limited' | 'internal';
+export type ProblemCode = DomainErrorCode | GatewayErrorCode;
+
+/** The HTTP status of every stable error code (also what the OpenAPI document lists per operation). */
+export const PROBLEM_STATUS: Readonly<Record<ProblemCode, number>> = {
   validation_failed: 400,
   not_found: 404,
   illegal_transition: 409,
@@ -30,34 +36,49 @@ const STATUS: Record<DomainErrorCode, number> = {
   dataset_path_invalid: 422,
   provider_error: 502,
   unsupported: 501,
+  bad_request: 400,
+  malformed_json: 400,
+  unsupported_media_type: 415,
+  route_not_found: 404,
+  rate_limited: 429,
+  internal: 500,
 };
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-  errors?: unknown;
+function problem(code: ProblemCode | `http_${number}`, status: number, detail: string, title = code.replace(/_/g, ' ')): Problem {
+  return { type: `urn:ct:error:${code}`, title, status, code, detail };
 }
+
+/** body-parser's errors by type: what the caller sent, in words they can act on (its own messages name its internals). */
+const BODY_ERRORS: Record<string, [ProblemCode, string]> = {
+  'entity.parse.failed': ['malformed_json', 'The request body is not valid JSON.'],
+  'entity.too.large': ['payload_too_large', 'The request body is larger than the server accepts.'],
+  'charset.unsupported': ['unsupported_media_type', 'The request body must be JSON in UTF-8 (charset=utf-8, or no charset).'],
+  'encoding.unsupported': ['unsupported_media_type', 'The request body must be sent uncompressed, or with Content-Encoding gzip, deflate or br.'],
+};
 
 export function problemOf(err: unknown): Problem {
   if (err instanceof DomainError) {
-    const status = STATUS[err.code] ?? 400;
-    return { type: `urn:ct:error:${err.code}`, title: err.code.replace(/_/g, ' '), status, code: err.code, detail: err.message, ...(err.details?.['issues'] ? { errors: err.details['issues'] } : {}) };
+    const status = PROBLEM_STATUS[err.code] ?? 400;
+    const issues = err.details?.['issues'] as Problem['errors'];
+    return { ...problem(err.code, status, err.message), ...(issues ? { errors: issues } : {}) };
   }
   if (err instanceof HttpException) {
+    // Nest's own: an unknown route, or a path whose percent-encoding does not decode (mapped from the router's URIError).
     const status = err.getStatus();
     const body = err.getResponse();
-    const code = status === 404 ? 'route_not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'rate_limited' : `http_${status}`;
+    const code = status === 400 ? 'bad_request' : status === 404 ? 'route_not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'rate_limited' : (`http_${status}` as const);
     const detail = typeof body === 'string' ? body : ((body as { message?: unknown }).message?.toString() ?? err.message);
-    return { type: `urn:ct:error:${code}`, title: code.replace(/_/g, ' '), status, code, detail };
+    return problem(code, status, detail);
   }
-  const e = err as { type?: string; status?: number; statusCode?: number };
-  // body-parser's own errors: bad JSON and oversized bodies are the caller's, not ours.
-  if (e?.type === 'entity.parse.failed') return { type: 'urn:ct:error:malformed_json', title: 'malformed json', status: 400, code: 'malformed_json', detail: 'The request body is not valid JSON.' };
-  if (e?.type === 'entity.too.large') return { type: 'urn:ct:error:payload_too_large', title: 'payload too large', status: 413, code: 'payload_too_large', detail: 'The request body is larger than the server accepts.' };
-  return { type: 'urn:ct:error:internal', title: 'internal error', status: 500, code: 'internal', detail: 'Something went wrong on our side; the error was logged.' };
+  const e = err as { type?: unknown; status?: unknown; expose?: unknown } | null;
+  const known = typeof e?.type === 'string' ? BODY_ERRORS[e.type] : undefined;
+  if (known) return problem(known[0], PROBLEM_STATUS[known[0]], known[1]);
+  // Any other client error of body-parser (http-errors marks them `expose`): a compressed body that does not
+  // inflate, a body shorter or longer than its Content-Length, an upload the client abandoned.
+  if (e?.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return e.status === 400 ? problem('bad_request', 400, 'The request body could not be read: it is not what its Content-Encoding or Content-Length says.') : problem(`http_${e.status}`, e.status, 'The request was refused.');
+  }
+  return problem('internal', 500, 'Something went wrong on our side; the error was logged.', 'internal error');
 }
 
 /** The one place errors become HTTP: problem+json with a stable code, no stack traces. */

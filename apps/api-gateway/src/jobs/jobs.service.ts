@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_STATUSES, DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
 import { datasetRootsFor, type GatewayEnv } from '@ct/config';
-import type { ListJobsQuery, SubmitJobBody } from '@ct/contracts';
+import type { JobDetailView, JobList, JobView, JobWithConfigView, ListJobsQuery, SubmitJobBody } from '@ct/contracts';
 import { ArtifactRepository, JobRepository, JobTracker, OrgRepository, type Principal } from '@ct/persistence';
 import { assertDataloaderPaths, localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
 import { ProviderRegistry } from '@ct/providers-core';
 import { GATEWAY_ENV } from '../infra.tokens';
-import { decodeCursor, encodeCursor, jobView } from './job.view';
+import { decodeCursor, encodeCursor, jobView, jobWithConfigView } from './job.view';
 import { WaitingReasons } from './waiting-reasons';
 
 /** Submission and the job lifecycle operations of the REST API. */
@@ -22,7 +22,7 @@ export class JobsService {
     private readonly waiting: WaitingReasons,
   ) {}
 
-  async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined) {
+  async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined): Promise<{ job: JobWithConfigView; created: boolean }> {
     const provider = this.providerOf(body.provider, providerParam);
     const plugin = await this.providers.forOrg(p.orgId, provider);
     // Refuse bad dataset paths now, so a user hears about them at once and no half-created job remains.
@@ -46,7 +46,7 @@ export class JobsService {
       idempotencyKey: headerKey ?? body.idempotency_key ?? null,
       maxRequeues: this.env.WORKER_MAX_REQUEUES,
     });
-    return { job: jobView(job, null, true), created };
+    return { job: jobWithConfigView(job), created };
   }
 
   /** The organisation's server-side dataset folders (DATASET_ROOTS for the default one, ORG_DATASET_ROOTS for the rest). */
@@ -62,27 +62,27 @@ export class JobsService {
     return this.providers.definition(fromQuery ?? fromBody ?? 'local').name;
   }
 
-  async list(p: Principal, q: ListJobsQuery) {
+  async list(p: Principal, q: ListJobsQuery): Promise<JobList> {
     const cursor = q.cursor ? decodeCursor(q.cursor) : undefined;
     if (q.cursor && !cursor) throw new DomainError('validation_failed', 'The cursor is not one this API returned.');
     const page = await this.jobs.list(p.orgId, { status: q.status, provider: q.provider, type: q.type, limit: q.limit, cursor: cursor ?? undefined });
     return { jobs: page.jobs.map((j) => jobView(j)), next_cursor: page.next ? encodeCursor(page.next) : null };
   }
 
-  async get(p: Principal, id: string) {
+  async get(p: Principal, id: string): Promise<JobDetailView> {
     const job = await this.jobs.get(p.orgId, id);
     const pkg = await this.artifacts.findPackage(p.orgId, id);
     const artifacts = await this.artifacts.listArtifacts(p.orgId, id);
     const def = this.providers.definition(job.provider);
     const waiting = job.status === 'queued' && def.capabilities.workerClaimed ? await this.waiting.whyQueued(job) : null;
     return {
-      ...jobView(job, pkg, true),
+      ...jobWithConfigView(job, pkg),
       ...(waiting ? { waiting_reason: waiting } : {}),
       artifacts: artifacts.map((a) => ({ bucket: a.bucket, key: a.key, size: Number(a.size), etag: a.etag, sha256: a.sha256 })),
     };
   }
 
-  async cancel(p: Principal, id: string): Promise<ReturnType<typeof jobView>> {
+  async cancel(p: Principal, id: string): Promise<JobView> {
     const job = await this.jobs.get(p.orgId, id);
     if (isTerminal(job.status as JobStatus)) {
       throw new DomainError('job_not_active', `Job ${id} already ended (${job.status}); there is nothing to cancel.`, { status: job.status });

@@ -1,7 +1,14 @@
 import type { Response } from 'express';
 
-/** Opens a Server-Sent Events response; the returned function writes one event. `stop` ends the stream. */
-export function openSse(res: Response, stop?: AbortSignal): { send: (event: string, data: unknown, id?: string) => void; close: () => void; closed: () => boolean } {
+/** One Server-Sent Event as libs/contracts describes a stream's events: its name, its id, its JSON data. */
+export interface SseEvent {
+  event: string;
+  id?: string;
+  data: unknown;
+}
+
+/** Opens a Server-Sent Events response of events `E`; `send` writes one. `stop` ends the stream. */
+export function openSse<E extends SseEvent>(res: Response, stop?: AbortSignal): { send: (e: E) => void; close: () => void; closed: () => boolean } {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -22,7 +29,7 @@ export function openSse(res: Response, stop?: AbortSignal): { send: (event: stri
   else stop?.addEventListener('abort', close, { once: true });
   res.on('close', () => stop?.removeEventListener('abort', close));
   return {
-    send: (event, data, id) => {
+    send: ({ event, id, data }) => {
       if (closed) return;
       res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },

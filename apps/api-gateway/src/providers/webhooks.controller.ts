@@ -1,17 +1,22 @@
-import { Controller, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Controller, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { webhookPayloadSchema, webhookProviderParamSchema, webhookQuerySchema, webhookReceiptSchema, type WebhookReceipt } from '@ct/contracts';
 import { enqueueInTx, JobRepository, PrismaClient, WebhookDeliveryRepository, type Job } from '@ct/persistence';
 import { ProviderRegistry, toProviderEvent, type ProviderPlugin, type WebhookFailure } from '@ct/providers-core';
 import { Metrics, Public } from '@ct/service';
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { ApiAnswers, ApiRouteProblems } from '../openapi/api-docs.decorators';
+import { parameterSchema, queryParameters, schemaOf } from '../openapi/zod-openapi';
 
 /** The largest webhook body any provider may send; each provider bounds its own below it. */
 export const MAX_WEBHOOK_BODY_BYTES = 16 * 1024 * 1024;
 /** Rejected deliveries an organisation keeps per ten minutes; past that they are only counted. */
 const REJECTIONS_KEPT = 100;
 const STATUS_OF_FAILURE: Record<WebhookFailure, number> = { missing_headers: 401, bad_signature: 401, stale_timestamp: 401, malformed: 400, replayed: 200, secret_unavailable: 503 };
-const ID = /^[A-Za-z0-9-]{1,100}$/;
+/** The codes of the problems this controller answers with, by status (for the OpenAPI document). */
+const WEBHOOK_PROBLEMS: Record<number, string[]> = { 404: ['unknown_job'], 413: ['webhook_too_large'], 409: ['webhook_wrong_run'] };
+for (const [reason, status] of Object.entries(STATUS_OF_FAILURE)) if (status >= 400) (WEBHOOK_PROBLEMS[status] ??= []).push(`webhook_${reason}`);
 
 /**
  * Providers' webhooks. No login: the provider's signature is the authentication, checked before anything
@@ -34,11 +39,19 @@ export class WebhooksController {
     this.deliveriesCounter = metrics.counter({ name: 'ct_webhook_deliveries_total', help: 'Webhook deliveries by provider and outcome', labelNames: ['provider', 'outcome'] });
   }
 
+  // Documented by hand rather than validated by ZodParam/ZodQuery: whatever is wrong with the address, the
+  // answer is the same 404 `unknown_job` (and is counted), never a 400 telling a prober what would pass.
   @Post(':provider')
-  @HttpCode(200)
-  async receive(@Param('provider') provider: string, @Query('job') jobId: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const def = ID.test(provider) ? this.registry.definitions().find((d) => d.name === provider && !d.comingSoon) : undefined;
-    const job = def && typeof jobId === 'string' && ID.test(jobId) ? await this.prisma.job.findUnique({ where: { id: jobId } }) : null;
+  @ApiOperation({ summary: "A provider's signed webhook about one job (the signature is the authentication)" })
+  @ApiParam({ name: 'provider', required: true, ...parameterSchema(webhookProviderParamSchema) })
+  @ApiQuery(queryParameters(webhookQuerySchema)[0] ?? { name: 'job' })
+  @ApiBody({ required: true, schema: schemaOf(webhookPayloadSchema, 'input') })
+  @ApiAnswers({ status: 200, description: 'accepted, or a repeated delivery (`accepted: false`)', json: webhookReceiptSchema })
+  @ApiRouteProblems(WEBHOOK_PROBLEMS)
+  async receive(@Param('provider') provider: string, @Query() query: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const jobId = webhookQuerySchema.safeParse(query).data?.job;
+    const def = webhookProviderParamSchema.safeParse(provider).success ? this.registry.definitions().find((d) => d.name === provider && !d.comingSoon) : undefined;
+    const job = def && jobId ? await this.prisma.job.findUnique({ where: { id: jobId } }) : null;
     if (!def || !job || job.provider !== def.name) return this.answer(res, provider, 404, 'unknown_job', 'The webhook names no job of this deployment.');
     const plugin = await this.registry.forOrg(job.orgId, job.provider);
     if (!plugin.webhooks) return this.answer(res, provider, 404, 'unknown_job', 'This provider sends no webhooks.');
@@ -57,7 +70,8 @@ export class WebhooksController {
     }
     await this.apply(job, plugin, verdict.status, verdict.webhookId);
     this.deliveriesCounter.inc({ provider, outcome: 'accepted' });
-    res.status(200).json({ accepted: true });
+    const receipt: WebhookReceipt = { accepted: true };
+    res.status(200).json(receipt);
   }
 
   /** New log lines and the report for the poller commit together: one transaction per delivery. */

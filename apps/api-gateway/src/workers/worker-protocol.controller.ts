@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { GatewayEnv } from '@ct/config';
 import {
-  heartbeatBody, jobReportBody, logBatchBody, registerWorkerBody,
-  type ClaimedJob, type HeartbeatBody, type JobReportBody, type LogBatchBody, type RegisterWorkerBody, type RegisterWorkerResponse,
+  claimedJobSchema, claimQuerySchema, heartbeatBodySchema, heartbeatResponseSchema, jobIdSchema, jobReportAcceptedSchema, jobReportBodySchema,
+  logBatchAcceptedSchema, logBatchBodySchema, registerWorkerBodySchema, registerWorkerResponseSchema,
+  type ClaimedJob, type ClaimQuery, type HeartbeatBody, type JobReportBody, type LogBatchBody, type RegisterWorkerBody,
 } from '@ct/contracts';
 import { ArtifactRepository, enqueueInTx, gpuMemoryOf, JobRepository, PrismaClient, WorkerRepository, type Job, type Worker } from '@ct/persistence';
 import { ProviderRegistry } from '@ct/providers-core';
@@ -11,18 +12,16 @@ import { deriveSecret, jobAccessKeyId } from '@ct/storage';
 import { storageMasterKey } from '@ct/config';
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
 import { CurrentWorker, WorkerAuth } from '../common/auth';
-import { ZodPipe } from '../common/zod.pipe';
 import { Shutdown } from '../common/shutdown';
 import { JobEventsHub } from '../events/job-events.hub';
 import { GATEWAY_ENV } from '../infra.tokens';
-
-const jobIdParam = new ZodPipe(z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, 'not a job id'), 'job id');
-const claimQuery = z.object({ waitMs: z.coerce.number().int().min(0).max(60_000).default(20_000) }).strict();
+import { ApiAnswers, ApiJson, ApiProblems, ZodBody, ZodParam, ZodQuery } from '../openapi/api-docs.decorators';
+import { ApiWorkerAuth } from '../openapi/security';
 
 /** The worker agents' protocol (docs/WORKER-PROTOCOL.md). Authenticated by worker token, not API key. */
 @ApiTags('worker protocol')
+@ApiWorkerAuth()
 @WorkerAuth()
 @Controller('api/workers')
 export class WorkerProtocolController {
@@ -46,8 +45,10 @@ export class WorkerProtocolController {
   private readonly claimable: string[];
 
   @Post('register')
-  @HttpCode(200)
-  async register(@CurrentWorker() w: Worker, @Body(new ZodPipe(registerWorkerBody, 'registration')) body: RegisterWorkerBody): Promise<RegisterWorkerResponse> {
+  @ApiOperation({ summary: 'A worker agent starts: records its GPUs, answers with its intervals and the labels jobs are routed by' })
+  @ApiJson(200, registerWorkerResponseSchema, 'registered')
+  @ApiProblems()
+  async register(@CurrentWorker() w: Worker, @ZodBody(registerWorkerBodySchema, 'registration') body: RegisterWorkerBody) {
     // Labels and GPU memory are the admin's: what the agent says of itself is recorded, never trusted for routing.
     const worker = await this.workers.register(w, body);
     const ignored = body.labels.filter((l) => !worker.labels.includes(l));
@@ -57,9 +58,11 @@ export class WorkerProtocolController {
     };
   }
 
-  /** Long-poll: answers with a job as soon as one matching this worker is queued, or 204 after waitMs. */
   @Post('claim')
-  async claim(@CurrentWorker() w: Worker, @Query(new ZodPipe(claimQuery, 'query')) q: z.infer<typeof claimQuery>, @Req() req: Request, @Res() res: Response): Promise<void> {
+  @ApiOperation({ summary: 'Long poll: a job as soon as one matching this worker is queued, or 204 after waitMs' })
+  @ApiAnswers({ status: 200, description: 'a job, leased to this worker', json: claimedJobSchema }, { status: 204, description: 'no job arrived within waitMs' })
+  @ApiProblems()
+  async claim(@CurrentWorker() w: Worker, @ZodQuery(claimQuerySchema) q: ClaimQuery, @Req() req: Request, @Res() res: Response): Promise<void> {
     const deadline = Date.now() + Math.min(q.waitMs, this.env.WORKER_CLAIM_MAX_WAIT_MS);
     const abort = new AbortController();
     res.on('close', () => abort.abort());
@@ -104,33 +107,39 @@ export class WorkerProtocolController {
   }
 
   @Post('heartbeat')
-  @HttpCode(200)
-  async heartbeat(@CurrentWorker() w: Worker, @Body(new ZodPipe(heartbeatBody, 'heartbeat')) body: HeartbeatBody) {
+  @ApiOperation({ summary: "Renews the lease of the job it names; answers with the worker's commands" })
+  @ApiJson(200, heartbeatResponseSchema, 'commands (cancel, drain, shutdown)')
+  @ApiProblems()
+  async heartbeat(@CurrentWorker() w: Worker, @ZodBody(heartbeatBodySchema, 'heartbeat') body: HeartbeatBody) {
     return { commands: await this.workers.heartbeat(w, this.env.WORKER_LEASE_TTL_MS, body.jobId, body.fence) };
   }
 
   @Post('jobs/:id/logs')
-  @HttpCode(202)
-  async logs(@CurrentWorker() w: Worker, @Param('id', jobIdParam) id: string, @Body(new ZodPipe(logBatchBody, 'log batch')) body: LogBatchBody) {
+  @ApiOperation({ summary: "Log lines of the worker's job, under its lease" })
+  @ApiJson(202, logBatchAcceptedSchema, 'stored')
+  @ApiProblems('not_found', 'stale_lease')
+  async logs(@CurrentWorker() w: Worker, @ZodParam('id', jobIdSchema, 'job id') id: string, @ZodBody(logBatchBodySchema, 'log batch') body: LogBatchBody) {
     await this.workers.assertLease(w, id, body.fence);
     const stored = await this.workers.appendLogBatch(w, id, body.fence, body.seq, body.lines.map((l) => ({ stream: l.stream, line: l.line, ts: l.ts ? new Date(l.ts) : undefined })));
-    return { accepted: stored, ...(stored === 0 ? { duplicate: true } : {}) };
+    return stored === 0 ? { accepted: 0, duplicate: true as const } : { accepted: stored };
   }
 
   /** Reports go through the outbox to the poller, which applies every status report through one code path. */
   @Post('jobs/:id/report')
-  @HttpCode(202)
-  async report(@CurrentWorker() w: Worker, @Param('id', jobIdParam) id: string, @Body(new ZodPipe(jobReportBody, 'report')) body: JobReportBody) {
+  @ApiOperation({ summary: "A status report of the worker's job (started, progress, completed, failed), under its lease" })
+  @ApiJson(202, jobReportAcceptedSchema, 'accepted; the poller applies it')
+  @ApiProblems('not_found', 'stale_lease')
+  async report(@CurrentWorker() w: Worker, @ZodParam('id', jobIdSchema, 'job id') id: string, @ZodBody(jobReportBodySchema, 'report') body: JobReportBody) {
     const terminal = body.kind === 'completed' || body.kind === 'failed';
     const job = await this.workers.assertLease(w, id, body.fence, { endedToo: terminal });
     // The job already ended under this lease: this is the agent re-sending its report after a lost answer.
-    if (job.status !== 'running') return { accepted: true, duplicate: true };
+    if (job.status !== 'running') return { accepted: true as const, duplicate: true as const };
     await this.prisma.$transaction((tx) =>
       enqueueInTx(tx, 'provider-events', {
         v: 1, jobId: id, orgId: w.orgId, source: 'worker', fence: body.fence, kind: body.kind,
         progress: body.progress, exitCode: body.exitCode, message: body.message, occurredAt: new Date().toISOString(),
       }, randomUUID()),
     );
-    return { accepted: true };
+    return { accepted: true as const };
   }
 }

@@ -1,12 +1,14 @@
+import type { GpuInfo, WorkerView } from '@ct/contracts';
 import type { Worker } from '@ct/persistence';
 
-export function workerView(w: Worker) {
+/** A worker row → libs/contracts' `Worker` response (workers-http.ts); the token itself never appears. */
+export function workerView(w: Worker): WorkerView {
   return {
     id: w.id,
     name: w.name,
     labels: w.labels,
     gpu_memory_gib: w.gpuMemoryGib,
-    gpus: w.gpus,
+    gpus: w.gpus as unknown as GpuInfo[],
     hostname: w.hostname,
     status: w.status,
     token_prefix: w.tokenPrefix,
