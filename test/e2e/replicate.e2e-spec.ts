@@ -165,7 +165,11 @@ describe('Replicate provider end to end: services as processes, the real client,
         const j = await getJob(t, job.id as string);
         return j.status === 'running' && j.cost_usd > 0 ? j : null;
       }, 15_000, 'cost accrued while running');
-      await eventually(async () => (await getJob(t, job.id as string)).cost_usd > accruing.cost_usd, 15_000, 'the accrued cost to grow');
+      // It grows while the run goes on; cancel once it has run for over a second and a half (billed > 1 s below).
+      await eventually(async () => {
+        const cost = (await getJob(t, job.id as string)).cost_usd;
+        return cost > accruing.cost_usd && cost >= (1.5 * 3.51) / 3600;
+      }, 15_000, 'the accrued cost to grow');
       expect((await t.api(`/api/cloud/jobs/${job.id}/cancel`, { method: 'POST' })).status).toBe(200);
       const cancelled = await eventually(async () => {
         const j = await getJob(t, job.id as string);

@@ -114,7 +114,7 @@ describe('ReplicateSimulator with the real replicate client: faults, trainings, 
     const dest = await replicate.models.get('sim-user', 'lora');
     expect(out.version).toBe(`sim-user/lora:${dest.latest_version!.id}`);
     expect((await replicate.trainings.list()).results.map((x) => x.id)).toContain(t.id);
-    expect(status(await replicate.trainings.get(t.id.replace(/^./, '0')).catch((e: unknown) => e))).toBe(404);
+    expect(status(await replicate.trainings.get(t.id.replace(/^./, (c) => (c === '0' ? '1' : '0'))).catch((e: unknown) => e))).toBe(404);
   });
 
   it('is scriptable and inspectable over the /_sim control API', async () => {
