@@ -2,9 +2,9 @@ import type { NewJob, PrismaClient } from '@ct/persistence';
 import { OrgRepository } from '@ct/persistence';
 import { randomBytes } from 'node:crypto';
 
-export async function makeOrg(prisma: PrismaClient, name = 'Test org'): Promise<{ orgId: string; token: string; keyId: string }> {
+export async function makeOrg(prisma: PrismaClient, name = 'Test org', slug = `org-${randomBytes(4).toString('hex')}`): Promise<{ orgId: string; token: string; keyId: string }> {
   const orgs = new OrgRepository(prisma);
-  const org = await orgs.createOrg(name, `org-${randomBytes(4).toString('hex')}`);
+  const org = await orgs.createOrg(name, slug);
   const { key, token } = await orgs.createApiKey(org.id, 'test key', 'admin');
   return { orgId: org.id, token, keyId: key.id };
 }
