@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createPrismaClient } from '@ct/persistence';
@@ -8,15 +9,20 @@ import { getJob, json, makeDataset, submit } from './helpers';
 
 jest.setTimeout(180_000);
 
+const SECOND_TOKEN = 'r8_second_account_token_0002';
+
 describe('Replicate provider end to end: services as processes, the real client, the simulator over HTTP', () => {
   let t: TestStack;
   let sim: ReplicateSimulator;
   let other: { token: string };
+  let secondRoot: string;
   beforeAll(async () => {
-    sim = new ReplicateSimulator({ defaults: { queueMs: 300, durationMs: 2_500, logIntervalMs: 250 } });
+    sim = new ReplicateSimulator({ defaults: { queueMs: 300, durationMs: 2_500, logIntervalMs: 250 }, tokens: ['r8_sim_default_token_0001', { token: SECOND_TOKEN, account: { username: 'second-user' } }] });
     const { apiUrl } = await sim.start();
     const port = await freePort();
+    secondRoot = mkdtempSync(join(tmpdir(), 'ct-rep-second-'));
     t = await startTestStack({
+      ORG_DATASET_ROOTS: JSON.stringify({ 'second-account': [secondRoot] }),
       PORT: String(port),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       REPLICATE_API_BASE_URL: apiUrl,
@@ -193,6 +199,49 @@ describe('Replicate provider end to end: services as processes, the real client,
       const failed = await finished(failing.id as string);
       expect(failed.status).toBe('failed');
       expect(failed.error).toContain('CUDA out of memory');
+    } finally {
+      sim.script.setDefaults({ durationMs: 2_500 });
+    }
+  });
+
+  it('checks a token with Replicate before storing it, and every service uses a stored one at once', async () => {
+    const prisma = createPrismaClient(t.databaseUrl, 1);
+    const second = await makeOrg(prisma, 'Second account org', 'second-account');
+    await prisma.$disconnect();
+    const put = (token: string) => t.api('/api/cloud/providers/replicate/config', { method: 'PUT', key: second.token, body: JSON.stringify({ token, default_profile: 'l40s' }) });
+    const bad = await put('r8_not_a_valid_token_at_all');
+    expect(bad.status).toBe(422);
+    expect((await json<{ code: string }>(bad)).code).toBe('provider_credentials_invalid');
+    expect((await json<{ token_configured: boolean }>(await t.api('/api/cloud/providers/replicate/config', { key: second.token }))).token_configured).toBe(false);
+    expect((await put(SECOND_TOKEN)).status).toBe(200);
+    // Submitted at once: the dispatcher and the poller must already use the new token (no cache to wait out).
+    const ds = makeDataset(secondRoot, 'rep-second', join(secondRoot, '..', 'outside-rep6'));
+    const job = await submit(t, replicateJob(ds.dir), second.token);
+    const done = await eventually(async () => {
+      const j = await getJob(t, job.id as string, second.token);
+      return ['completed', 'failed', 'cancelled'].includes(j.status) ? j : null;
+    }, 60_000, 'the second account job to finish');
+    expect(done.status).toBe('completed');
+    expect(sim.requests().some((r) => r.account === 'second-user' && r.method === 'POST' && r.path === '/v1/predictions')).toBe(true);
+  });
+
+  it('keeps accepting webhooks after Replicate rotated the signing secret, and the finished job shows its final progress', async () => {
+    sim.script.setDefaults({ durationMs: 6_000 });
+    try {
+      const ds = makeDataset(t.datasetRoot, 'rep-rotate', join(t.datasetRoot, '..', 'outside-rep7'));
+      const job = await submit(t, replicateJob(ds.dir));
+      const id = job.id as string;
+      const prisma = createPrismaClient(t.databaseUrl, 1);
+      await eventually(async () => (await prisma.webhookDelivery.count({ where: { jobId: id, accepted: true } })) > 0, 30_000, 'a first verified webhook');
+      sim.rotateWebhookSecret();
+      const rotatedAt = new Date();
+      const done = await finished(id);
+      expect(done.status).toBe('completed');
+      expect(done.progress).toMatchObject({ step: 100, totalSteps: 100 });
+      // The gateway fetched the new secret: deliveries signed with it were verified (a delivery refused within
+      // the refetch interval, e.g. right after another test's forged one, is retried by Replicate).
+      expect(await prisma.webhookDelivery.count({ where: { jobId: id, accepted: true, receivedAt: { gt: rotatedAt } } })).toBeGreaterThan(0);
+      await prisma.$disconnect();
     } finally {
       sim.script.setDefaults({ durationMs: 2_500 });
     }

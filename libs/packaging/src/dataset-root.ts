@@ -47,10 +47,10 @@ async function realRoots(roots: readonly string[]): Promise<string[]> {
 }
 
 function outsideRoots(input: string, roots: readonly string[], why: string): DomainError {
-  const list = roots.length > 0 ? roots.join(', ') : '(no DATASET_ROOTS configured)';
+  const list = roots.length > 0 ? roots.join(', ') : 'none for your organisation';
   return new DomainError(
     'dataset_path_outside_roots',
-    `Dataset folder ${input} ${why}. Allowed dataset roots: ${list}. Move the dataset under one of them or add its folder to DATASET_ROOTS.`,
+    `Dataset folder ${input} ${why}. Allowed dataset roots: ${list}. Move the dataset under one of them, or ask the operator to add its folder (DATASET_ROOTS for the default organisation, ORG_DATASET_ROOTS for the others).`,
     { path: input, roots: [...roots] },
   );
 }

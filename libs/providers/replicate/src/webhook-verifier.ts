@@ -80,7 +80,9 @@ export class WebhookVerifier {
   constructor(private readonly options: WebhookVerifierOptions) {
     this.tolerance = options.toleranceSeconds ?? 300;
     this.ttl = options.secretTtlMs ?? 5 * 60_000;
-    this.minRefetch = options.minRefetchIntervalMs ?? 30_000;
+    // Short: after a rotation, deliveries refused within it are retried by Replicate (and the job is polled at
+    // once), while forged requests can make us fetch the secret at most once per interval.
+    this.minRefetch = options.minRefetchIntervalMs ?? 5_000;
     this.now = options.now ?? Date.now;
   }
 

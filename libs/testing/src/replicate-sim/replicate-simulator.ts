@@ -130,6 +130,13 @@ export class ReplicateSimulator {
     return s;
   }
 
+  /** What an account holder does on replicate.com: a new signing secret; deliveries are signed with it from now on. */
+  rotateWebhookSecret(username = this.accounts.values().next().value?.username ?? DEFAULT_ACCOUNT.username): string {
+    const s = newWebhookSecret();
+    this.secrets.set(username, s);
+    return s;
+  }
+
   // ---- inspection -------------------------------------------------------------------------------------
 
   requests(): RequestRecord[] {
