@@ -47,7 +47,8 @@ export interface TestStack {
   /** One URL per gateway replica. */
   gatewayUrls: string[];
   queuePrefix: string;
-  startWorker(name: string, labels: string[], extraArgs?: string[]): Promise<ChildProcess>;
+  /** A worker agent (as a process) talking to the first gateway, or to `url`. */
+  startWorker(name: string, labels: string[], extraArgs?: string[], opts?: { url?: string }): Promise<ChildProcess>;
   api(path: string, init?: RequestInit & { key?: string }): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -92,9 +93,9 @@ export async function startTestStack(env: Record<string, string> = {}, opts: { r
     instances: services.instances,
     gatewayUrls: services.gatewayUrls,
     queuePrefix,
-    async startWorker(name, labels, extraArgs = []) {
+    async startWorker(name, labels, extraArgs = [], opts = {}) {
       const tokenFile = await stack.ensureWorker({ databaseUrl: db.url, tokenFile: join(stateDir, 'cloud', `worker-${name}-token`), name, labels });
-      const proc = stack.startWorker({ url: services.gatewayUrl, tokenFile, name, labels, workDir: join(base, `work-${name}`), logDir, extraArgs: ['--log-batch-ms', '200', ...extraArgs] });
+      const proc = stack.startWorker({ url: opts.url ?? services.gatewayUrl, tokenFile, name, labels, workDir: join(base, `work-${name}`), logDir, extraArgs: ['--log-batch-ms', '200', ...extraArgs] });
       workers.push(proc);
       return proc;
     },
