@@ -7,7 +7,7 @@ import { jobForProvider, type ProviderRegistry } from '@ct/providers-core';
 /**
  * Terminal: release the job's worker leases, then let its provider clean up (stop a cancelled run, read
  * the final logs and billed cost, delete what was uploaded) and record what it did on the timeline.
- * Idempotent: a retry finds nothing left to delete and records that.
+ * Idempotent: done once `finalized_at` is set; a retry before that finds nothing left to delete.
  */
 export class FinalizeJobUseCase {
   private readonly jobs: JobRepository;
@@ -19,8 +19,8 @@ export class FinalizeJobUseCase {
   }
 
   async execute({ jobId, orgId }: QueuePayload<'finalize'>): Promise<void> {
-    const job = await this.jobs.find(orgId, jobId);
-    if (!job) return;
+    const job = await this.jobs.findIncludingDeleted(orgId, jobId);
+    if (!job || job.finalizedAt) return;
     await this.workers.releaseLeases(jobId, job.status);
     const plugin = await this.providers.forOrg(orgId, job.provider);
     if (plugin.finalize) {
@@ -43,6 +43,7 @@ export class FinalizeJobUseCase {
       }
       if (r.state !== undefined) await this.prisma.job.updateMany({ where: { id: jobId }, data: { providerState: r.state as object } });
     }
+    await this.prisma.job.updateMany({ where: { id: jobId }, data: { finalizedAt: new Date() } });
     this.logger.info({ jobId, status: job.status, provider: job.provider }, 'job finalized');
   }
 }

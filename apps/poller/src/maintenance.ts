@@ -42,7 +42,27 @@ export class Reconciler {
   ) {}
 
   async run(stuckAfterMs: number): Promise<number> {
-    return (await this.redriveSteps(stuckAfterMs)) + (await this.restartPolls());
+    return (await this.redriveSteps(stuckAfterMs)) + (await this.restartPolls()) + (await this.redriveEnds(stuckAfterMs));
+  }
+
+  /** Terminal jobs never finalized, deleted jobs never purged: their queue items were lost (Redis, a crash). */
+  private async redriveEnds(stuckAfterMs: number): Promise<number> {
+    const before = new Date(Date.now() - stuckAfterMs);
+    const unfinalized = await this.prisma.job.findMany({
+      where: { finalizedAt: null, status: { in: ['completed', 'failed', 'cancelled'] }, finishedAt: { lt: before } },
+      select: { id: true, orgId: true },
+      take: 100,
+    });
+    const unpurged = await this.prisma.job.findMany({ where: { deletedAt: { lt: before } }, select: { id: true, orgId: true, keepOutputs: true }, take: 100 });
+    let n = 0;
+    for (const j of unfinalized) {
+      if ((await this.producer.redrive('finalize', { v: 1, jobId: j.id, orgId: j.orgId }, queueJobId('finalize', j.id))) === 'added') n++;
+    }
+    for (const j of unpurged) {
+      if ((await this.producer.redrive('purge', { v: 1, jobId: j.id, orgId: j.orgId, keepOutputs: j.keepOutputs }, queueJobId('purge', j.id))) === 'added') n++;
+    }
+    if (n) this.logger.warn({ finalize: unfinalized.length, purge: unpurged.length }, 'lost finalize or purge steps re-driven');
+    return n;
   }
 
   private async redriveSteps(stuckAfterMs: number): Promise<number> {

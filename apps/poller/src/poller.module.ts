@@ -10,14 +10,14 @@ import type { StorageDriver } from '@ct/storage';
 import { FinalizeJobUseCase } from './finalize-job.use-case';
 import { MaintenanceTasks, POLLER_ENV } from './maintenance-tasks.service';
 import { OUTBOX_POLL_MS, OutboxRelayService } from './outbox-relay.service';
-import { FinalizeProcessor, MaintenanceProcessor, PollProcessor, ProviderEventsProcessor, PurgeProcessor } from './processors';
+import { FinalizeProcessor, MaintenanceProcessor, PollProcessor, PurgeProcessor } from './processors';
 import { ProviderPolling } from './provider-polling.use-case';
 import { PurgeJobUseCase } from './purge-job.use-case';
 import { JobsByStatusMetric } from './jobs-metric';
 
 /**
- * The poller: every status report through one code path (provider-events), polling of provider-run jobs,
- * finalize and purge, the outbox relay, and the deployment's maintenance (one run per interval).
+ * The poller: polling of provider-run jobs, finalize and purge, the outbox relay, and the deployment's
+ * maintenance (one run per interval).
  */
 @Module({})
 export class PollerModule {
@@ -62,7 +62,6 @@ export class PollerModule {
         MaintenanceScheduler,
         OutboxRelayService,
         JobsByStatusMetric,
-        ProviderEventsProcessor,
         FinalizeProcessor,
         PollProcessor,
         PurgeProcessor,

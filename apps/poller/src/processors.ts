@@ -2,26 +2,12 @@ import { Inject } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { MaintenanceTask, QueuePayload } from '@ct/contracts';
 import type { Logger } from '@ct/logging';
-import { JobTracker } from '@ct/persistence';
 import { QueueProcessor, StepProcessor } from '@ct/queue';
 import { LOGGER } from '@ct/service';
 import { FinalizeJobUseCase } from './finalize-job.use-case';
 import { MaintenanceTasks } from './maintenance-tasks.service';
 import { ProviderPolling } from './provider-polling.use-case';
 import { PurgeJobUseCase } from './purge-job.use-case';
-
-/** Every status report (worker reports, webhooks) through the one code path, JobTracker.applyReport. */
-@QueueProcessor('provider-events')
-export class ProviderEventsProcessor extends StepProcessor<'provider-events'> {
-  constructor(private readonly tracker: JobTracker, @Inject(LOGGER) logger: Logger) {
-    super('provider-events', logger, 8);
-  }
-
-  protected async handle(report: QueuePayload<'provider-events'>): Promise<void> {
-    const outcome = await this.tracker.applyReport(report);
-    if (!outcome.applied) this.logger.info({ jobId: report.jobId, kind: report.kind, source: report.source, reason: outcome.reason }, 'report not applied');
-  }
-}
 
 @QueueProcessor('finalize')
 export class FinalizeProcessor extends StepProcessor<'finalize'> {

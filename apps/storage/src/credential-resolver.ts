@@ -1,6 +1,6 @@
 import { isTerminal, type JobStatus } from '@ct/job-domain';
-import type { PrismaClient } from '@ct/persistence';
-import { BUCKETS, deriveSecret, outputPrefix, packageKey, parseAccessKeyId, type ResolvedCredential } from '@ct/storage';
+import { isDatabaseUnavailable, type PrismaClient } from '@ct/persistence';
+import { BUCKETS, deriveSecret, outputPrefix, packageKey, parseAccessKeyId, S3Error, type ResolvedCredential } from '@ct/storage';
 
 /**
  * Who an access key id belongs to and what it may touch. Secrets are derived from the master key, never
@@ -8,7 +8,7 @@ import { BUCKETS, deriveSecret, outputPrefix, packageKey, parseAccessKeyId, type
  * key's credentials read (and list) its organisation's objects.
  */
 export function credentialResolver(prisma: PrismaClient, masterKey: string) {
-  return async (accessKeyId: string): Promise<ResolvedCredential | null> => {
+  const resolve = unavailableAsS3(async (accessKeyId: string): Promise<ResolvedCredential | null> => {
     const parsed = parseAccessKeyId(accessKeyId);
     if (!parsed) return null;
     const secretAccessKey = deriveSecret(masterKey, accessKeyId);
@@ -37,5 +37,21 @@ export function credentialResolver(prisma: PrismaClient, masterKey: string) {
         { bucket: BUCKETS.outputs, prefix: `${key.orgId}/`, actions: ['read', 'list'] },
       ],
     };
+  });
+  return resolve;
+}
+
+/**
+ * A database that is briefly unreachable is S3's 503 ServiceUnavailable, which every S3 client retries
+ * with backoff, rather than a 500 (or a refused credential).
+ */
+export function unavailableAsS3<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw new S3Error('ServiceUnavailable', 'The storage index is briefly unavailable; please retry.');
+      throw err;
+    }
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from '@ct/logging';
 import { ArtifactRepository, PrismaClient } from '@ct/persistence';
 import { DatabaseModule, LOGGER, Metrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
 import { createS3Handler, type S3RequestHandler, type StorageDriver } from '@ct/storage';
-import { credentialResolver } from './credential-resolver';
+import { credentialResolver, unavailableAsS3 } from './credential-resolver';
 
 export const S3_HANDLER = Symbol('S3_HANDLER');
 /** Routes the service itself answers; everything else is the S3 endpoint (mounted at its path and at the root). */
@@ -47,12 +47,12 @@ function s3Handler(env: StorageEnv, prisma: PrismaClient, driver: StorageDriver,
     maxObjectBytes: env.MAX_OBJECT_BYTES,
     logger,
     resolveCredential: credentialResolver(prisma, storageMasterKey(env)),
-    onObjectWritten: async (o) => {
+    onObjectWritten: unavailableAsS3(async (o) => {
       await artifacts.recordArtifact({ orgId: o.principal.orgId, jobId: o.principal.jobId ?? null, bucket: o.bucket, key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 });
       stored.inc({ bucket: o.bucket }, o.size);
       logger.info({ jobId: o.principal.jobId, bucket: o.bucket, key: o.key, size: o.size }, 'object stored');
-    },
-    onObjectDeleted: (o) => artifacts.removeArtifact(o.bucket, o.key),
+    }),
+    onObjectDeleted: unavailableAsS3((o) => artifacts.removeArtifact(o.bucket, o.key)),
   });
 }
 

@@ -4,7 +4,6 @@ import { z } from 'zod';
 export const QUEUES = {
   package: 'package',
   dispatch: 'dispatch',
-  providerEvents: 'provider-events',
   finalize: 'finalize',
   poll: 'poll',
   purge: 'purge',
@@ -18,7 +17,6 @@ export type JobQueueName = Exclude<QueueName, 'maintenance'>;
 export const QUEUE_CONSUMERS: Readonly<Record<QueueName, string>> = {
   package: 'packager',
   dispatch: 'dispatcher',
-  'provider-events': 'poller',
   finalize: 'poller',
   poll: 'poller',
   purge: 'poller',
@@ -49,7 +47,7 @@ export const progressReport = z.object({
 });
 export type ProgressReport = z.infer<typeof progressReport>;
 
-/** A status report from any source; the poller applies every one through the same code path. */
+/** A status report from any source (worker, webhook, poll); JobTracker.applyReport applies every one the same way. */
 export const providerEventPayload = jobRef.extend({
   source: z.enum(['worker', 'webhook', 'poll', 'monitor']),
   /** Fencing token of the lease the report was made under (worker reports). */
@@ -76,7 +74,6 @@ export type MaintenanceTask = (typeof MAINTENANCE_TASKS)[number];
 export const QUEUE_PAYLOADS = {
   [QUEUES.package]: packagePayload,
   [QUEUES.dispatch]: dispatchPayload,
-  [QUEUES.providerEvents]: providerEventPayload,
   [QUEUES.finalize]: finalizePayload,
   [QUEUES.poll]: pollPayload,
   [QUEUES.purge]: purgePayload,

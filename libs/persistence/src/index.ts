@@ -12,3 +12,4 @@ export * from './secret-box';
 export * from './provider-settings.repository';
 export * from './step-claim';
 export * from './service-instance.repository';
+export * from './database-errors';

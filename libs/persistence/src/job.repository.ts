@@ -88,13 +88,19 @@ export class JobRepository {
     return job;
   }
 
+  /** The job, unless it was deleted (a deleted job is gone for every user-facing purpose). */
   find(orgId: string, id: string): Promise<Job | null> {
+    return this.prisma.job.findFirst({ where: { id, orgId, deletedAt: null } });
+  }
+
+  /** The job even when deleted and not yet purged (finalize and purge still have work to do on it). */
+  findIncludingDeleted(orgId: string, id: string): Promise<Job | null> {
     return this.prisma.job.findFirst({ where: { id, orgId } });
   }
 
   /** Keyset pagination on (createdAt desc, id desc): stable under concurrent inserts. */
   async list(orgId: string, f: JobFilter): Promise<{ jobs: Job[]; next: { createdAt: Date; id: string } | null }> {
-    const where: Prisma.JobWhereInput = { orgId };
+    const where: Prisma.JobWhereInput = { orgId, deletedAt: null };
     if (f.status) where.status = f.status;
     if (f.provider) where.provider = f.provider;
     if (f.type) where.type = f.type;
@@ -111,9 +117,9 @@ export class JobRepository {
   }
 
   /**
-   * Deletes a terminal job with its timeline and logs, and (same transaction) the `purge` step that removes
-   * its package and, unless kept, its outputs from storage. Their index rows go at once, so the job's
-   * objects vanish from listings before the purge has run.
+   * Deletes a terminal job: it disappears from the API at once (with its timeline and logs), and the
+   * `purge` step (same transaction) removes its package and, unless kept, its outputs from storage, then
+   * the row. Their index rows go at once, so the objects vanish from listings before the purge has run.
    */
   async delete(orgId: string, id: string, opts: { keepOutputs?: boolean } = {}): Promise<void> {
     const job = await this.get(orgId, id);
@@ -122,9 +128,13 @@ export class JobRepository {
     }
     const keepOutputs = opts.keepOutputs ?? false;
     await this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.job.deleteMany({ where: { id, orgId, status: job.status } });
+      const { count } = await tx.job.updateMany({
+        where: { id, orgId, status: job.status, deletedAt: null },
+        // The idempotency key is free again: a new submission with it makes a new job.
+        data: { deletedAt: new Date(), keepOutputs, idempotencyKey: null, idempotencyExpiresAt: null },
+      });
       if (count === 0) throw new DomainError('conflict', `Job ${id} changed while it was being deleted; try again.`);
-      await tx.artifact.deleteMany({ where: { orgId, jobId: null, OR: [{ bucket: 'datasets', key: `${orgId}/${id}.zip` }, ...(keepOutputs ? [] : [{ bucket: 'outputs', key: { startsWith: `${orgId}/${id}/` } }])] } });
+      await tx.artifact.deleteMany({ where: { orgId, OR: [{ bucket: 'datasets', key: `${orgId}/${id}.zip` }, ...(keepOutputs ? [] : [{ bucket: 'outputs', key: { startsWith: `${orgId}/${id}/` } }])] } });
       await enqueueInTx(tx, 'purge', { v: 1, jobId: id, orgId, keepOutputs });
     });
   }

@@ -19,7 +19,7 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
  * fast instead of buffering forever, so the outbox keeps the work until Redis answers again.
  */
 export function createRedis(url: string, role: 'worker' | 'producer' | 'subscriber', extra: RedisOptions = {}): Redis {
-  return new IORedis(url, {
+  const client = new IORedis(url, {
     maxRetriesPerRequest: role === 'producer' ? 1 : null,
     enableOfflineQueue: role !== 'producer',
     connectTimeout: 5_000,
@@ -28,5 +28,9 @@ export function createRedis(url: string, role: 'worker' | 'producer' | 'subscrib
     retryStrategy: (times) => Math.min(100 * 2 ** times, 2_000),
     ...extra,
   });
+  // While Redis is down every reconnect attempt fails: the calls that need it fail (and say so), /health/ready
+  // reports it, and the processors log it (throttled); one line per attempt here would only be noise.
+  client.on('error', () => undefined);
+  return client;
 }
 export type { Redis };

@@ -87,7 +87,15 @@ export abstract class StepProcessor<Q extends QueueName> extends WorkerHost impl
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.concurrency;
-    this.worker.on('error', (err) => this.logger.error({ queue: this.queue, err: err.message }, 'queue worker error'));
+    // During a Redis outage the worker fails every few hundred milliseconds: one line per 10 s says enough.
+    let lastLogged = 0;
+    let suppressed = 0;
+    this.worker.on('error', (err) => {
+      if (Date.now() - lastLogged < 10_000) return void suppressed++;
+      this.logger.error({ queue: this.queue, err: err.message, suppressed }, 'queue worker error');
+      lastLogged = Date.now();
+      suppressed = 0;
+    });
   }
 
   /** Stop taking items before the database and Redis connections close; running items finish. */

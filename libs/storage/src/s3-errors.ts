@@ -33,6 +33,8 @@ const STATUS_BY_S3_CODE: Record<string, number> = {
   EntityTooLarge: 413,
   InvalidRange: 416,
   InternalError: 500,
+  ServiceUnavailable: 503,
+  SlowDown: 503,
   NotImplemented: 501,
 };
 

@@ -33,8 +33,14 @@ describe('problemOf', () => {
     expect(problemOf(new NotFoundException('Cannot GET /nope'))).toMatchObject({ status: 404, code: 'route_not_found' });
   });
 
+  it('answers an unreachable database as 503, which clients retry, saying nothing of its address', () => {
+    for (const err of [new Error('connect ECONNREFUSED 127.0.0.1:5432'), Object.assign(new Error('x'), { code: 'P1001' }), new Error('wrapped', { cause: Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }) })]) {
+      expect(problemOf(err)).toEqual({ type: 'urn:ct:error:service_unavailable', title: 'service unavailable', status: 503, code: 'service_unavailable', detail: 'The job store is briefly unreachable; try again in a few seconds.' });
+    }
+  });
+
   it('answers anything else as 500 internal, saying nothing of it', () => {
-    for (const err of [new Error('connect ECONNREFUSED /var/run/postgres'), new SyntaxError('Cannot convert x to a BigInt'), Object.assign(new Error('x'), { status: 400 }), null]) {
+    for (const err of [new Error('relation "jobs" does not exist /var/run/postgres'), new SyntaxError('Cannot convert x to a BigInt'), Object.assign(new Error('x'), { status: 400 }), null]) {
       expect(problemOf(err)).toEqual({ type: 'urn:ct:error:internal', title: 'internal error', status: 500, code: 'internal', detail: 'Something went wrong on our side; the error was logged.' });
     }
   });

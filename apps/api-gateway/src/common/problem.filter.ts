@@ -1,10 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Problem } from '@ct/contracts';
 import { DomainError, type DomainErrorCode } from '@ct/job-domain';
+import { isDatabaseUnavailable } from '@ct/persistence';
 import type { Response } from 'express';
 
 /** Codes the gateway itself answers with, besides the domain's. */
-type GatewayErrorCode = 'bad_request' | 'malformed_json' | 'unsupported_media_type' | 'route_not_found' | 'rate_limited' | 'internal';
+type GatewayErrorCode = 'bad_request' | 'malformed_json' | 'unsupported_media_type' | 'route_not_found' | 'rate_limited' | 'service_unavailable' | 'internal';
 export type ProblemCode = DomainErrorCode | GatewayErrorCode;
 
 /** The HTTP status of every stable error code (also what the OpenAPI document lists per operation). */
@@ -41,6 +42,7 @@ export const PROBLEM_STATUS: Readonly<Record<ProblemCode, number>> = {
   unsupported_media_type: 415,
   route_not_found: 404,
   rate_limited: 429,
+  service_unavailable: 503,
   internal: 500,
 };
 
@@ -78,6 +80,7 @@ export function problemOf(err: unknown): Problem {
   if (e?.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     return e.status === 400 ? problem('bad_request', 400, 'The request body could not be read: it is not what its Content-Encoding or Content-Length says.') : problem(`http_${e.status}`, e.status, 'The request was refused.');
   }
+  if (isDatabaseUnavailable(err)) return problem('service_unavailable', 503, 'The job store is briefly unreachable; try again in a few seconds.');
   return problem('internal', 500, 'Something went wrong on our side; the error was logged.', 'internal error');
 }
 
@@ -89,11 +92,13 @@ export class ProblemFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const problem = problemOf(err);
-    if (problem.status >= 500) this.logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'request failed');
+    if (problem.status === 503) this.logger.warn({ err: (err as Error)?.message?.split('\n')[0] }, 'request failed: a dependency is unavailable');
+    else if (problem.status >= 500) this.logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;
     }
+    if (problem.status === 503) res.setHeader('Retry-After', '2');
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
 }

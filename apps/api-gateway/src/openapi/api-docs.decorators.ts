@@ -97,8 +97,8 @@ export function ApiAnswers(...answers: Answer[]): MethodDecorator {
   };
 }
 
-/** What every request can fail with before its handler runs: a URL, body or query that does not parse, is too large or in an unsupported encoding. */
-const ALWAYS: readonly ProblemCode[] = ['validation_failed', 'malformed_json', 'bad_request', 'payload_too_large', 'unsupported_media_type'];
+/** What every request can fail with: a URL, body or query that does not parse, is too large or in an unsupported encoding, or the job store briefly unreachable (503). */
+const ALWAYS: readonly ProblemCode[] = ['validation_failed', 'malformed_json', 'bad_request', 'payload_too_large', 'unsupported_media_type', 'service_unavailable'];
 
 /** Error answers (problem+json), one per status, each listing the codes it carries; `default` covers the rest (500). */
 export function ApiProblems(...codes: ProblemCode[]): MethodDecorator {

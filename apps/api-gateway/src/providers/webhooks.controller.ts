@@ -1,10 +1,9 @@
 import { Controller, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { webhookPayloadSchema, webhookProviderParamSchema, webhookQuerySchema, webhookReceiptSchema, type WebhookReceipt } from '@ct/contracts';
-import { enqueueInTx, JobRepository, PrismaClient, WebhookDeliveryRepository, type Job } from '@ct/persistence';
+import { enqueueInTx, JobRepository, JobTracker, PrismaClient, WebhookDeliveryRepository, type Job } from '@ct/persistence';
 import { ProviderRegistry, toProviderEvent, type ProviderPlugin, type WebhookFailure } from '@ct/providers-core';
 import { Metrics, Public } from '@ct/service';
-import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { ApiAnswers, ApiRouteProblems } from '../openapi/api-docs.decorators';
 import { parameterSchema, queryParameters, schemaOf } from '../openapi/zod-openapi';
@@ -33,6 +32,7 @@ export class WebhooksController {
     private readonly registry: ProviderRegistry,
     private readonly prisma: PrismaClient,
     private readonly jobs: JobRepository,
+    private readonly tracker: JobTracker,
     private readonly deliveries: WebhookDeliveryRepository,
     metrics: Metrics,
   ) {
@@ -74,13 +74,14 @@ export class WebhooksController {
     res.status(200).json(receipt);
   }
 
-  /** New log lines and the report for the poller commit together: one transaction per delivery. */
+  /**
+   * New log lines first (only those past what the job has, so a retried delivery adds none), then the report
+   * through the one code path every report takes. A delivery answered 200 is applied.
+   */
   private async apply(job: Job, plugin: ProviderPlugin, st: Parameters<typeof toProviderEvent>[1], webhookId: string): Promise<void> {
     try {
-      await this.prisma.$transaction(async (tx) => {
-        await this.jobs.appendProviderLogLines(job.orgId, job.id, st.logLines ?? [], tx);
-        await enqueueInTx(tx, 'provider-events', toProviderEvent(job, st, 'webhook'), randomUUID());
-      });
+      await this.jobs.appendProviderLogLines(job.orgId, job.id, st.logLines ?? []);
+      await this.tracker.applyReport(toProviderEvent(job, st, 'webhook'));
     } catch (err) {
       // Nothing was applied: forget the delivery so that the provider's retry (it retries on a 5xx) is processed.
       await this.deliveries.forget(plugin.name, webhookId).catch(() => undefined);

@@ -6,11 +6,10 @@ import {
   logBatchAcceptedSchema, logBatchBodySchema, registerWorkerBodySchema, registerWorkerResponseSchema,
   type ClaimedJob, type ClaimQuery, type HeartbeatBody, type JobReportBody, type LogBatchBody, type RegisterWorkerBody,
 } from '@ct/contracts';
-import { ArtifactRepository, enqueueInTx, gpuMemoryOf, JobRepository, PrismaClient, WorkerRepository, type Job, type Worker } from '@ct/persistence';
+import { ArtifactRepository, gpuMemoryOf, JobTracker, WorkerRepository, type Job, type Worker } from '@ct/persistence';
 import { ProviderRegistry } from '@ct/providers-core';
 import { deriveSecret, jobAccessKeyId } from '@ct/storage';
 import { storageMasterKey } from '@ct/config';
-import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { CurrentWorker, WorkerAuth } from '../common/auth';
 import { Shutdown } from '../common/shutdown';
@@ -30,8 +29,7 @@ export class WorkerProtocolController {
   constructor(
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     private readonly workers: WorkerRepository,
-    private readonly jobs: JobRepository,
-    private readonly prisma: PrismaClient,
+    private readonly tracker: JobTracker,
     private readonly hub: JobEventsHub,
     private readonly artifacts: ArtifactRepository,
     private readonly shutdown: Shutdown,
@@ -134,12 +132,12 @@ export class WorkerProtocolController {
     const job = await this.workers.assertLease(w, id, body.fence, { endedToo: terminal });
     // The job already ended under this lease: this is the agent re-sending its report after a lost answer.
     if (job.status !== 'running') return { accepted: true as const, duplicate: true as const };
-    await this.prisma.$transaction((tx) =>
-      enqueueInTx(tx, 'provider-events', {
-        v: 1, jobId: id, orgId: w.orgId, source: 'worker', fence: body.fence, kind: body.kind,
-        progress: body.progress, exitCode: body.exitCode, message: body.message, occurredAt: new Date().toISOString(),
-      }, randomUUID()),
-    );
+    // Applied here and now through the one code path every report takes (JobTracker.applyReport): a report
+    // answered 202 is recorded, whatever happens to Redis afterwards, and one worker's reports stay in order.
+    await this.tracker.applyReport({
+      v: 1, jobId: id, orgId: w.orgId, source: 'worker', fence: body.fence, kind: body.kind,
+      progress: body.progress, exitCode: body.exitCode, message: body.message, occurredAt: new Date().toISOString(),
+    });
     return { accepted: true as const };
   }
 }
