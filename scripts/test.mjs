@@ -23,6 +23,8 @@ if (run('npx', ['nx', 'run-many', '-t', 'lint', '--output-style=static']) !== 0)
 const tiers = [
   ['unit+integration', ['--selectProjects', 'unit', 'integration', '--maxWorkers=2']],
   ['e2e', ['--selectProjects', 'e2e', '--runInBand']],
+  // The short fault run (20 jobs, 5 s outages); `npm run test:faults` runs the full one.
+  ['faults', ['--selectProjects', 'faults', '--runInBand']],
 ];
 let passed = 0;
 let failed = 0;

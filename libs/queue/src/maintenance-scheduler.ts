@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { MaintenanceTask } from '@ct/contracts';
+import type { Redis } from 'ioredis';
 import { QueueProducer } from './queue-producer';
+import { PRODUCER_REDIS } from './queue.tokens';
 
 export const MAINTENANCE_SCHEDULE = Symbol('MAINTENANCE_SCHEDULE');
 export type MaintenanceSchedule = Readonly<Partial<Record<MaintenanceTask, number>>>;

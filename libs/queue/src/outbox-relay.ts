@@ -17,6 +17,7 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private stopped = false;
+  private lastWarned = 0;
 
   constructor(
     private readonly outbox: OutboxRepository,
@@ -58,7 +59,11 @@ export class OutboxRelay {
     try {
       await this.runOnce();
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'outbox relay round failed');
+      // Postgres or Redis is down: rows wait; one line per 10 s says so.
+      if (Date.now() - this.lastWarned > 10_000) {
+        this.logger.warn({ err: (err as Error).message.split('\n').filter(Boolean).slice(-1)[0] }, 'outbox relay round failed');
+        this.lastWarned = Date.now();
+      }
     } finally {
       this.running = false;
       this.schedule(this.intervalMs);

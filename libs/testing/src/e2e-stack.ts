@@ -57,8 +57,8 @@ export interface TestStack {
  * The five services as real processes on a fresh database, a temp state dir and random ports.
  * Needs a build (`npm run build`); `npm test` builds first.
  */
-export async function startTestStack(env: Record<string, string> = {}, opts: { replicas?: Record<string, number> } = {}): Promise<TestStack> {
-  const db = await createTestDatabase();
+export async function startTestStack(env: Record<string, string> = {}, opts: { replicas?: Record<string, number>; pgAdminUrl?: string; redisUrl?: string } = {}): Promise<TestStack> {
+  const db = await createTestDatabase(opts.pgAdminUrl);
   const base = mkdtempSync(join(tmpdir(), 'ct-e2e-'));
   const stateDir = join(base, 'state');
   const datasetRoot = join(base, 'datasets');
@@ -68,7 +68,7 @@ export async function startTestStack(env: Record<string, string> = {}, opts: { r
   const services = await stack.startServices({
     env: {
       DATABASE_URL: db.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_URL: opts.redisUrl ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       SIMPLETUNER_STATE_DIR: stateDir,
       DATASET_ROOTS: datasetRoot,
       LOG_LEVEL: 'info',
