@@ -26,23 +26,24 @@ export class DispatchJobUseCase {
   }
 
   async execute({ jobId, orgId }: QueuePayload<'dispatch'>, step: string): Promise<void> {
-    const job = await this.jobs.find(orgId, jobId);
-    if (!job || !DISPATCHABLE.includes(job.status as JobStatus) || job.rewrittenDataloader === null) return;
-    const plugin = await this.providers.forOrg(orgId, job.provider);
-    const decision = await this.gate.decide(jobForProvider(job));
-    if (decision.action === 'wait') throw new RetryLaterError(decision.retryAfterMs, decision.reason);
-    if (decision.action === 'reject') throw new DomainError('forbidden', decision.reason);
-    const pkg = await this.artifacts.findPackage(orgId, jobId);
-    const ref: PackageRef | null = pkg ? { bucket: pkg.bucket, key: pkg.key, archiveBytes: Number(pkg.archiveBytes) } : null;
-    this.assertWithinLimit(plugin, ref?.archiveBytes ?? 0);
+    // The claim comes first: it is the one write that also reads the job, and nothing below has an effect.
     const claim = await StepClaim.take(this.prisma, { orgId, jobId, statuses: DISPATCHABLE, ttlMs: this.claimTtlMs, step });
     if (!claim) {
       const held = await this.jobs.find(orgId, jobId);
-      if (!held || !DISPATCHABLE.includes(held.status as JobStatus)) return;
+      if (!held || !DISPATCHABLE.includes(held.status as JobStatus) || held.rewrittenDataloader === null) return;
       // Another replica is dispatching it (or died doing so): try again once its claim has run out.
       throw new RetryLaterError(Math.max(1_000, (held.stepUntil?.getTime() ?? Date.now()) - Date.now() + 250), `job ${jobId} is being dispatched by ${held.stepOwner}`);
     }
     try {
+      const job = claim.job;
+      if (job.rewrittenDataloader === null) return;
+      const plugin = await this.providers.forOrg(orgId, job.provider);
+      const decision = await this.gate.decide(jobForProvider(job));
+      if (decision.action === 'wait') throw new RetryLaterError(decision.retryAfterMs, decision.reason);
+      if (decision.action === 'reject') throw new DomainError('forbidden', decision.reason);
+      const pkg = await this.artifacts.findPackage(orgId, jobId);
+      const ref: PackageRef | null = pkg ? { bucket: pkg.bucket, key: pkg.key, archiveBytes: Number(pkg.archiveBytes) } : null;
+      this.assertWithinLimit(plugin, ref?.archiveBytes ?? 0);
       await this.dispatch(claim, plugin, ref);
     } catch (err) {
       if (!claim.lost) throw err;
@@ -54,7 +55,7 @@ export class DispatchJobUseCase {
 
   private async dispatch(claim: StepClaim, plugin: ProviderPlugin, ref: PackageRef | null): Promise<void> {
     const { orgId, jobId } = claim.opts;
-    let job = await this.jobs.get(orgId, jobId);
+    let job = claim.job;
     if (ref && plugin.capabilities.uploadsPackage && job.status === 'packaging') {
       const moved = await this.tracker.transition({ orgId, jobId, to: 'uploading', from: ['packaging'], claim: claim.owner, keepClaim: true, reason: `uploading the ${mib(ref.archiveBytes)} archive to ${plugin.name}` });
       if (!moved.applied) return;
@@ -93,6 +94,7 @@ export class DispatchJobUseCase {
       return outcome.applied;
     });
     if (applied) {
+      claim.markEnded();
       this.logger.info({ jobId: job.id, provider: plugin.name, status: result.status, externalId: result.externalId, adopted: result.adopted ?? false }, 'job dispatched');
       return;
     }

@@ -32,19 +32,32 @@ export class PackageJobUseCase {
   }
 
   async execute({ jobId, orgId }: QueuePayload<'package'>, step = 'package'): Promise<void> {
-    const job = await this.start(orgId, jobId);
-    if (!job) return;
-    const claim = await StepClaim.take(this.prisma, { orgId, jobId, statuses: ['packaging'], ttlMs: this.claimTtlMs, step });
-    if (!claim) {
-      const held = await this.jobs.find(orgId, jobId);
-      if (held?.status !== 'packaging') return;
-      throw new RetryLaterError(Math.max(1_000, (held.stepUntil?.getTime() ?? Date.now()) - Date.now() + 250), `job ${jobId} is being packaged by ${held.stepOwner}`);
-    }
+    const claim = await this.claim(orgId, jobId, step);
+    if (!claim) return;
     try {
-      await this.packageUnderClaim(job, claim);
+      await this.packageUnderClaim(claim.job, claim);
     } finally {
       await claim.release();
     }
+  }
+
+  /**
+   * pending → packaging with the step's claim in the same write; a job already packaging (a retry, a
+   * take-over after a crash) is claimed if nobody holds it. Null when there is nothing (left) to do.
+   */
+  private async claim(orgId: string, jobId: string, step: string): Promise<StepClaim | null> {
+    const opts = { orgId, jobId, statuses: ['packaging'] as const, ttlMs: this.claimTtlMs, step };
+    const moved = await this.tracker.transition({
+      orgId, jobId, to: 'packaging', from: ['pending'], reason: 'packaging datasets',
+      patch: { stepOwner: StepClaim.ownerOf(step), stepUntil: new Date(Date.now() + this.claimTtlMs) },
+    });
+    if (moved.applied) return StepClaim.adopt(this.prisma, opts, moved.job);
+    if (moved.job?.status !== 'packaging' || moved.job.rewrittenDataloader !== null) return null;
+    const claim = await StepClaim.take(this.prisma, opts);
+    if (claim) return claim;
+    const held = await this.jobs.find(orgId, jobId);
+    if (held?.status !== 'packaging' || held.rewrittenDataloader !== null) return null;
+    throw new RetryLaterError(Math.max(1_000, (held.stepUntil?.getTime() ?? Date.now()) - Date.now() + 250), `job ${jobId} is being packaged by ${held.stepOwner}`);
   }
 
   private async packageUnderClaim(job: Job, claim: StepClaim): Promise<void> {
@@ -65,23 +78,14 @@ export class PackageJobUseCase {
       log.info({ files: summary.files, bytes: summary.bytes, archiveBytes: summary.archiveBytes }, 'datasets packaged');
     }
     await this.prisma.$transaction(async (tx) => {
+      // The claim ends with this write: the next step takes its own.
       const { count } = await tx.job.updateMany({
         where: { id: jobId, orgId, status: 'packaging', stepOwner: claim.owner },
-        data: { rewrittenDataloader: rewritten as object[], outputPrefix: outputPrefix(orgId, jobId) },
+        data: { rewrittenDataloader: rewritten as object[], outputPrefix: outputPrefix(orgId, jobId), stepOwner: null, stepUntil: null },
       });
       if (count === 1) await enqueueInTx(tx, 'dispatch', { v: 1, jobId, orgId });
     });
-  }
-
-  /** Moves a pending job to packaging; returns null when there is nothing (left) to do. */
-  private async start(orgId: string, jobId: string): Promise<Job | null> {
-    let job = await this.jobs.find(orgId, jobId);
-    if (job?.status === 'pending') {
-      const outcome = await this.tracker.transition({ orgId, jobId, to: 'packaging', from: ['pending'], reason: 'packaging datasets' });
-      job = outcome.job;
-    }
-    if (!job || job.status !== 'packaging' || job.rewrittenDataloader !== null) return null;
-    return job;
+    claim.markEnded();
   }
 
   private async zipIntoStorage(job: Job, datasets: Array<{ id: string; dir: string }>, claimLost: AbortSignal) {

@@ -30,9 +30,13 @@ export class PackagerModule {
           inject: [PrismaClient, OrgRepository, STORAGE_DRIVER, LOGGER, Metrics],
           useFactory: (prisma: PrismaClient, orgs: OrgRepository, driver: StorageDriver, logger: Logger, metrics: Metrics) => {
             const packaged = metrics.counter({ name: 'ct_packaged_bytes_total', help: 'Bytes of dataset files packaged, and of the archives written', labelNames: ['kind'] });
+            // An organisation's slug never changes: read it once per process.
+            const slugs = new Map<string, string>();
             const rootsOf = async (orgId: string) => {
-              const org = await orgs.findOrg(orgId);
-              return org ? datasetRootsFor(env, org.slug) : [];
+              const slug = slugs.get(orgId) ?? (await orgs.findOrg(orgId))?.slug;
+              if (!slug) return [];
+              slugs.set(orgId, slug);
+              return datasetRootsFor(env, slug);
             };
             return new PackageJobUseCase(prisma, driver, rootsOf, logger, (bytes, archive) => {
               packaged.inc({ kind: 'files' }, bytes);

@@ -76,7 +76,7 @@ export function buildProgram(): Command {
     .option('--url <url>', 'gateway base URL; the gateway listens on port 8001 by default, e.g. http://localhost:8001 (env CT_WORKER_URL)')
     .option('--token-file <path>', 'read the worker token from this file (recommended)')
     .option('--token <token>', 'worker token; visible to every user in `ps`, prefer --token-file or env CT_WORKER_TOKEN')
-    .option('--labels <list>', 'comma-separated labels jobs can require, added to the labels the worker was created with', '')
+    .option('--labels <list>', 'comma-separated labels this worker asks for; jobs are routed by the labels the admin gave it, and labels it was not given are reported and ignored', '')
     .option('--name <name>', 'hostname this worker reports when it registers (default: the machine\'s hostname)')
     .option('--work-dir <dir>', 'where job directories are created', join(tmpdir(), 'ct-worker'))
     .option('--trainer-cmd <cmd>', 'trainer command line, spawned without a shell (default: the sample trainer, examples/sample-trainer)')

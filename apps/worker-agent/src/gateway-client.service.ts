@@ -8,17 +8,15 @@ import type {
   WorkerCommand,
 } from '@ct/contracts';
 import { z } from 'zod';
+import { registerWorkerResponseSchema } from '@ct/contracts';
 import { GatewayError, errorFromResponse } from './gateway-errors';
 import { KEPT_DIR } from './job-workspace.service';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Shape checks on what the gateway sends, so a version mismatch fails loudly instead of deep inside a job. */
-const registerResponse = z.object({
-  workerId: z.string().min(1),
-  heartbeatIntervalMs: z.number().int().positive(),
-  leaseTtlMs: z.number().int().positive(),
-});
+/** The contract's own schema (labels, GPU memory and ignored labels are optional: older gateways omit them). */
+const registerResponse = registerWorkerResponseSchema;
 const s3Grant = z.object({
   endpoint: z.string().min(1),
   region: z.string().min(1),

@@ -1,4 +1,4 @@
-import type { ClaimedJob, RegisterWorkerBody, WorkerCommand } from '@ct/contracts';
+import type { ClaimedJob, RegisterWorkerBody, RegisterWorkerResponse, WorkerCommand } from '@ct/contracts';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './agent-config';
 import type { GatewayClient } from './gateway-client.service';
@@ -41,7 +41,10 @@ export class WorkerAgent {
   async run(): Promise<number> {
     const registered = await this.register();
     if (registered) {
-      this.deps.logger.info({ workerId: registered.workerId }, 'registered with the gateway');
+      this.deps.logger.info({ workerId: registered.workerId, labels: registered.labels, gpuMemoryGib: registered.gpuMemoryGib }, 'registered with the gateway');
+      if (registered.ignoredLabels?.length) {
+        this.deps.logger.warn({ ignoredLabels: registered.ignoredLabels }, 'the gateway ignores labels the admin did not give this worker; ask an admin to add them (PATCH /api/admin/workers/<id>)');
+      }
       this.scheduleHeartbeat(Math.max(MIN_HEARTBEAT_MS, registered.heartbeatIntervalMs));
       await this.loop();
     }
@@ -77,7 +80,7 @@ export class WorkerAgent {
     return this.stopReason !== null || this.draining || this.fatal !== null;
   }
 
-  private async register(): Promise<{ workerId: string; heartbeatIntervalMs: number } | null> {
+  private async register(): Promise<RegisterWorkerResponse | null> {
     try {
       return await withRetry(() => this.deps.gateway.register(this.deps.registration), {
         signal: this.idle.signal,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { JobStatus } from '@ct/job-domain';
+import type { Job } from './generated/prisma/client';
 import type { PrismaClient } from './prisma';
 
 /** This process's identity in claims: readable in the job row (host, pid) and unique per process. */
@@ -27,19 +28,37 @@ export interface ClaimOptions {
 export class StepClaim {
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | null = null;
+  private ended = false;
 
-  private constructor(private readonly prisma: PrismaClient, readonly opts: ClaimOptions, readonly owner: string) {}
+  /** `job`: the row as the claim found it (no second read needed). */
+  private constructor(private readonly prisma: PrismaClient, readonly opts: ClaimOptions, readonly owner: string, readonly job: Job) {}
 
-  /** The claim, or null when another live holder has the job or it is no longer in `statuses`. */
+  /**
+   * The claim, or null when another live holder has the job or it is no longer in `statuses`. Expiry is
+   * judged on the replicas' clocks (NTP-close; a claim lives 15 s), so the row comes back in the same write.
+   */
   static async take(prisma: PrismaClient, opts: ClaimOptions): Promise<StepClaim | null> {
-    const owner = `${PROCESS_ID}:${opts.step}`;
-    const rows = await prisma.$queryRaw<Array<{ id: string }>>`
-      UPDATE jobs SET step_owner = ${owner}, step_until = now() + ${opts.ttlMs} * interval '1 millisecond'
-      WHERE id = ${opts.jobId} AND org_id = ${opts.orgId} AND status = ANY(${[...opts.statuses]}::text[])
-        AND (step_owner IS NULL OR step_until < now() OR step_owner = ${owner})
-      RETURNING id`;
-    if (rows.length === 0) return null;
-    const claim = new StepClaim(prisma, opts, owner);
+    const owner = StepClaim.ownerOf(opts.step);
+    const now = new Date();
+    const [job] = await prisma.job.updateManyAndReturn({
+      where: {
+        id: opts.jobId, orgId: opts.orgId, status: { in: [...opts.statuses] },
+        OR: [{ stepOwner: null }, { stepUntil: { lt: now } }, { stepOwner: owner }],
+      },
+      data: { stepOwner: owner, stepUntil: new Date(now.getTime() + opts.ttlMs) },
+    });
+    if (!job) return null;
+    return StepClaim.adopt(prisma, opts, job);
+  }
+
+  /** The owner a step of this process writes into `step_owner` (for a transition that takes the claim itself). */
+  static ownerOf(step: string): string {
+    return `${PROCESS_ID}:${step}`;
+  }
+
+  /** A claim a transition already wrote (`patch: { stepOwner: ownerOf(step), stepUntil }`), held from now on. */
+  static adopt(prisma: PrismaClient, opts: ClaimOptions, job: Job): StepClaim {
+    const claim = new StepClaim(prisma, opts, StepClaim.ownerOf(opts.step), job);
     claim.timer = setInterval(() => void claim.renew(), Math.max(200, Math.floor(opts.ttlMs / 3)));
     claim.timer.unref();
     return claim;
@@ -59,7 +78,7 @@ export class StepClaim {
     if (this.lost) return false;
     try {
       const n = await this.prisma.$executeRaw`
-        UPDATE jobs SET step_until = now() + ${this.opts.ttlMs} * interval '1 millisecond'
+        UPDATE jobs SET step_until = ${new Date(Date.now() + this.opts.ttlMs)}
         WHERE id = ${this.opts.jobId} AND step_owner = ${this.owner} AND status = ANY(${[...this.opts.statuses]}::text[])`;
       if (n === 1) return true;
       this.lose('the job changed state or another replica took over its step');
@@ -77,9 +96,16 @@ export class StepClaim {
     return count === 1;
   }
 
+  /** The step's last write cleared the claim itself (a transition with `claim`): nothing left to release. */
+  markEnded(): void {
+    this.ended = true;
+    this.stop();
+  }
+
   /** Gives the claim back (the step ended without moving the job). */
   async release(): Promise<void> {
     this.stop();
+    if (this.ended) return;
     await this.prisma.job
       .updateMany({ where: { id: this.opts.jobId, stepOwner: this.owner }, data: { stepOwner: null, stepUntil: null } })
       .catch(() => undefined);

@@ -51,9 +51,16 @@ export class JobsService {
 
   /** The organisation's server-side dataset folders (DATASET_ROOTS for the default one, ORG_DATASET_ROOTS for the rest). */
   async rootsOf(orgId: string): Promise<string[]> {
-    const org = await this.orgs.findOrg(orgId);
-    return org ? datasetRootsFor(this.env, org.slug) : [];
+    let slug = this.slugs.get(orgId);
+    if (slug === undefined) {
+      // An organisation's slug never changes: read it once per process.
+      slug = (await this.orgs.findOrg(orgId))?.slug ?? '';
+      if (slug) this.slugs.set(orgId, slug);
+    }
+    return slug ? datasetRootsFor(this.env, slug) : [];
   }
+
+  private readonly slugs = new Map<string, string>();
 
   private providerOf(fromBody: string | undefined, fromQuery: string | undefined): string {
     if (fromBody && fromQuery && fromBody !== fromQuery) {

@@ -32,14 +32,17 @@ const INSTRUMENTED = ['validateCredentials', 'listJobs', 'runJob', 'cancelJob', 
 
 /**
  * Every service resolves providers here: by name, as one organisation configured them. A plugin is built
- * once per organisation and kept while that organisation's settings stay the same; every resolve reads
- * the settings' version (one small indexed row), so a change made through any gateway reaches every service at
- * once, with no event to miss.
+ * once per organisation and kept while that organisation's settings stay the same: the settings' version
+ * (one small indexed row) is read again when it is more than `VERSION_TTL_MS` old, so a change made through
+ * any gateway reaches every service within a second, with no event to miss, and a busy service does not
+ * read it on every call (the gateway that made the change sees it at once).
  */
+const VERSION_TTL_MS = 1_000;
+
 export class ProviderRegistry {
   private readonly byName = new Map<string, ProviderDefinition>();
   private readonly envs = new Map<string, unknown>();
-  private readonly cache = new Map<string, { version: string | null; plugin: Promise<ProviderPlugin> }>();
+  private readonly cache = new Map<string, { version: string | null; checkedAt: number; plugin: Promise<ProviderPlugin> }>();
 
   constructor(definitions: readonly ProviderDefinition[], private readonly deps: RegistryDeps) {
     for (const d of definitions) {
@@ -69,13 +72,17 @@ export class ProviderRegistry {
   async forOrg(orgId: string, name: string): Promise<ProviderPlugin> {
     const def = this.definition(name);
     if (def.comingSoon) throw new DomainError('provider_unavailable', `${def.label} is coming soon; it cannot run jobs yet.`, { provider: name });
-    const version = await this.deps.settings.version(orgId, name);
     const key = `${orgId}\u0000${name}`;
     const hit = this.cache.get(key);
-    if (hit && hit.version === version) return hit.plugin;
+    if (hit && Date.now() - hit.checkedAt < VERSION_TTL_MS) return hit.plugin;
+    const version = await this.deps.settings.version(orgId, name);
+    if (hit && hit.version === version) {
+      hit.checkedAt = Date.now();
+      return hit.plugin;
+    }
     const plugin = this.build(def, orgId).then((p) => this.instrument(p));
     plugin.catch(() => this.cache.delete(key));
-    this.cache.set(key, { version, plugin });
+    this.cache.set(key, { version, checkedAt: Date.now(), plugin });
     return plugin;
   }
 
@@ -98,6 +105,7 @@ export class ProviderRegistry {
     const next = def.settingsSchema.parse({ ...current, ...patch }) as Record<string, unknown>;
     if (typeof secret === 'string') await this.checkSecret(def, orgId, next, secret);
     await this.deps.settings.put(orgId, name, next, secret);
+    this.cache.delete(`${orgId}\u0000${name}`);
   }
 
   private async checkSecret(def: ProviderDefinition, orgId: string, settings: Record<string, unknown>, secret: string): Promise<void> {
