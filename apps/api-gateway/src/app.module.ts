@@ -5,8 +5,8 @@ import type { Logger } from '@ct/logging';
 import { PrismaClient, ProviderSettingsRepository, SecretBox, WebhookDeliveryRepository } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
 import { ProviderRegistry } from '@ct/providers-core';
-import { PRODUCER_REDIS, QueueModule, type Redis } from '@ct/queue';
-import { DatabaseModule, LOGGER, Metrics, providerCallMetrics, ServiceModule } from '@ct/service';
+import { QueueModule } from '@ct/queue';
+import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetrics, ServiceModule } from '@ct/service';
 import { AuthGuard } from './common/auth';
 import { ProblemFilter } from './common/problem.filter';
 import { Shutdown } from './common/shutdown';
@@ -31,7 +31,7 @@ export class AppModule {
       imports: [
         ServiceModule.forRoot({
           service: 'api-gateway', logLevel: env.LOG_LEVEL, metricsToken: env.METRICS_TOKEN,
-          readiness: { inject: [PrismaClient, PRODUCER_REDIS], useFactory: (prisma: PrismaClient, redis: Redis) => ({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }) },
+          readiness: POSTGRES_AND_REDIS,
         }),
         DatabaseModule.forRoot(env.DATABASE_URL),
         QueueModule.forRoot({ service: 'api-gateway', redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX }),

@@ -4,8 +4,8 @@ import type { Logger } from '@ct/logging';
 import { PrismaClient } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
 import { AdmitAllGate, ProviderRegistry } from '@ct/providers-core';
-import { PRODUCER_REDIS, QueueModule, type Redis } from '@ct/queue';
-import { DatabaseModule, LOGGER, Metrics, providerCallMetrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
+import { QueueModule } from '@ct/queue';
+import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
 import type { StorageDriver } from '@ct/storage';
 import { DispatchJobUseCase } from './dispatch-job.use-case';
 import { DISPATCHER_CONCURRENCY, DispatchProcessor } from './dispatch.processor';
@@ -19,7 +19,7 @@ export class DispatcherModule {
       imports: [
         ServiceModule.forRoot({
           service: 'dispatcher', logLevel: env.LOG_LEVEL, metricsToken: env.METRICS_TOKEN,
-          readiness: { inject: [PrismaClient, PRODUCER_REDIS], useFactory: (prisma: PrismaClient, redis: Redis) => ({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }) },
+          readiness: POSTGRES_AND_REDIS,
         }),
         DatabaseModule.forRoot(env.DATABASE_URL),
         StorageDriverModule.forRoot(env),

@@ -2,8 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { datasetRootsFor, type PackagerEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
 import { OrgRepository, PrismaClient } from '@ct/persistence';
-import { PRODUCER_REDIS, QueueModule, type Redis } from '@ct/queue';
-import { DatabaseModule, LOGGER, Metrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
+import { QueueModule } from '@ct/queue';
+import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
 import type { StorageDriver } from '@ct/storage';
 import { PackageJobUseCase } from './package-job.use-case';
 import { PackageProcessor, PACKAGER_CONCURRENCY } from './package.processor';
@@ -17,7 +17,7 @@ export class PackagerModule {
       imports: [
         ServiceModule.forRoot({
           service: 'packager', logLevel: env.LOG_LEVEL, metricsToken: env.METRICS_TOKEN,
-          readiness: { inject: [PrismaClient, PRODUCER_REDIS], useFactory: (prisma: PrismaClient, redis: Redis) => ({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }) },
+          readiness: POSTGRES_AND_REDIS,
         }),
         DatabaseModule.forRoot(env.DATABASE_URL),
         StorageDriverModule.forRoot(env),

@@ -4,8 +4,8 @@ import type { Logger } from '@ct/logging';
 import { PrismaClient } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
 import { ProviderRegistry } from '@ct/providers-core';
-import { MAINTENANCE_SCHEDULE, MaintenanceScheduler, PRODUCER_REDIS, QueueModule, QueueProducer, type Redis } from '@ct/queue';
-import { DatabaseModule, LOGGER, Metrics, providerCallMetrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
+import { MAINTENANCE_SCHEDULE, MaintenanceScheduler, QueueModule, QueueProducer } from '@ct/queue';
+import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
 import type { StorageDriver } from '@ct/storage';
 import { FinalizeJobUseCase } from './finalize-job.use-case';
 import { MaintenanceTasks, POLLER_ENV } from './maintenance-tasks.service';
@@ -27,7 +27,7 @@ export class PollerModule {
       imports: [
         ServiceModule.forRoot({
           service: 'poller', logLevel: env.LOG_LEVEL, metricsToken: env.METRICS_TOKEN,
-          readiness: { inject: [PrismaClient, PRODUCER_REDIS], useFactory: (prisma: PrismaClient, redis: Redis) => ({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }) },
+          readiness: POSTGRES_AND_REDIS,
         }),
         DatabaseModule.forRoot(env.DATABASE_URL),
         StorageDriverModule.forRoot(env),

@@ -2,6 +2,8 @@ import { Global, Module, type DynamicModule, type FactoryProvider } from '@nestj
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { createLogger, loggerOptions } from '@ct/logging';
+import { PrismaClient } from '@ct/persistence';
+import { PRODUCER_REDIS, type Redis } from '@ct/queue';
 import { HealthController } from './health.controller';
 import { Metrics } from './metrics';
 import { METRICS_TOKEN, MetricsController } from './metrics.controller';
@@ -51,3 +53,9 @@ export class ServiceModule {
     };
   }
 }
+
+/** `/health/ready` of a service on Postgres and Redis (every queue service, and the gateway). */
+export const POSTGRES_AND_REDIS: ServiceModuleOptions['readiness'] = {
+  inject: [PrismaClient, PRODUCER_REDIS],
+  useFactory: (prisma: PrismaClient, redis: Redis) => ({ postgres: () => prisma.$queryRaw`SELECT 1`, redis: () => redis.ping() }),
+};
