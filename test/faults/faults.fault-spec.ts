@@ -159,6 +159,14 @@ describe(`faults (${FULL ? 'full' : 'short'}): ${JOBS} jobs while every service,
       const readable = await Promise.all(artifacts.map((a) => s3.send(new GetObjectCommand({ Bucket: a.bucket, Key: a.key })).then(() => true, () => false)));
       if (artifacts.length === 0 || readable.some((r) => !r)) outputsLost++;
     }
+    // Maintenance still runs after everything was killed once (a Redis restarted empty lost its schedulers).
+    const monitorRuns = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${t.instances.poller![0]!.port}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith('ct_maintenance_runs_total{') && l.includes('task="heartbeat-monitor"')).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    };
+    const runsBefore = await monitorRuns();
+    await new Promise((r) => setTimeout(r, 3_500));
+    const maintenanceRunsIn3s = (await monitorRuns()) - runsBefore;
     const leases = await prisma.workerLease.groupBy({ by: ['jobId'], where: { jobId: { in: localIds } }, _count: { _all: true } });
     const figures = {
       profile: FULL ? 'full' : 'short',
@@ -174,6 +182,7 @@ describe(`faults (${FULL ? 'full' : 'short'}): ${JOBS} jobs while every service,
       localJobsRunTwice: leases.filter((l) => l._count._all > 1).length,
       finishedTrainingsWithOutputsLost: outputsLost,
       serviceCrashes: crashes,
+      heartbeatMonitorRunsIn3sAfterFaults: maintenanceRunsIn3s,
     };
     process.stdout.write(`\nfault test figures: ${JSON.stringify(figures, null, 2)}\n`);
     expect(figures.lostOrStuck).toEqual([]);
@@ -183,5 +192,6 @@ describe(`faults (${FULL ? 'full' : 'short'}): ${JOBS} jobs while every service,
     expect(figures.finishedTrainingsWithOutputsLost).toBe(0);
     expect(figures.replicateUploadsLeftBehind).toBe(0);
     expect(figures.serviceCrashes).toEqual([]);
+    expect(figures.heartbeatMonitorRunsIn3sAfterFaults).toBeGreaterThanOrEqual(2);
   });
 });
