@@ -128,6 +128,8 @@ async function run() {
     SIMPLETUNER_STATE_DIR: stateDir,
     STORAGE_DRIVER: 'fs',
     DATASET_ROOTS: path.join(stateDir, 'datasets'),
+    // The bench's organisations are not the default one: name their dataset folder for them.
+    ORG_DATASET_ROOTS: JSON.stringify(Object.fromEntries(ORGS.map((o) => [`bench-${o.key}`, [path.join(stateDir, 'datasets')]]))),
     LOG_LEVEL,
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -145,7 +147,7 @@ async function run() {
   const prisma = createPrismaClient(db.url, 2);
   cleanups.push(() => prisma.$disconnect());
   for (const o of ORGS) {
-    const org = await makeOrg(prisma, `Bench ${o.key}`);
+    const org = await makeOrg(prisma, `Bench ${o.key}`, `bench-${o.key}`);
     o.orgId = org.orgId;
     o.headers = { authorization: `Bearer ${org.token}`, 'content-type': 'application/json' };
     const res = await fetch(`${services.gatewayUrl}/api/cloud/providers/replicate/config`, {

@@ -1,3 +1,5 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,8 +115,21 @@ describe('bad input gets a clear 4xx with a stable code, and nothing is half-cre
     const job = await submit(t, { provider: 'worker', worker_requirements: { labels: ['manual'] }, config: {} });
     const claim = await asWorker(a.token, '/api/workers/claim?waitMs=15000', {});
     expect(claim.status).toBe(200);
-    const claimed = await json<{ jobId: string; fence: number }>(claim);
+    const claimed = await json<{ jobId: string; fence: number; storage: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; outputPrefix: string } }>(claim);
     expect(claimed.jobId).toBe(job.id);
+    // A body that does not match its Content-MD5, sent with the job's own credentials: 400 BadDigest, nothing
+    // stored, and the storage service is still up for everyone (it used to crash on this).
+    const s3 = new S3Client({
+      endpoint: claimed.storage.endpoint, region: claimed.storage.region, forcePathStyle: true,
+      credentials: { accessKeyId: claimed.storage.accessKeyId, secretAccessKey: claimed.storage.secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 1,
+    });
+    const key = `${claimed.storage.outputPrefix}lying.bin`;
+    const lie = await s3.send(new PutObjectCommand({ Bucket: 'outputs', Key: key, Body: Buffer.from('the real bytes'), ContentMD5: createHash('md5').update('other bytes').digest('base64') })).catch((e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e);
+    expect(lie).toMatchObject({ name: 'BadDigest', $metadata: { httpStatusCode: 400 } });
+    expect(t.procs.storage!.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${t.instances.storage![0]!.port}/health`)).status).toBe(200);
+    await s3.send(new PutObjectCommand({ Bucket: 'outputs', Key: key, Body: Buffer.from('the real bytes') }));
     await expectProblem(await asWorker(b.token, `/api/workers/jobs/${claimed.jobId}/report`, { fence: claimed.fence, kind: 'completed', exitCode: 0 }), 409, 'stale_lease');
     await expectProblem(await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/report`, { fence: claimed.fence - 1, kind: 'completed', exitCode: 0 }), 409, 'stale_lease');
     await expectProblem(await asWorker(a.token, `/api/workers/jobs/${claimed.jobId}/logs`, { fence: claimed.fence + 1, lines: [{ stream: 'stdout', line: 'x' }] }), 409, 'stale_lease');
