@@ -70,7 +70,16 @@ describe('bad input gets a clear 4xx with a stable code, and nothing is half-cre
     await expectProblem(await t.api('/api/cloud/jobs', { method: 'POST', body: '{"config":{}}', key: 'ctk_nope_nope' }), 401, 'unauthenticated');
     await expectProblem(await t.api('/api/cloud/jobs?limit=100000'), 400, 'validation_failed');
     await expectProblem(await t.api('/api/cloud/jobs/00000000-0000-0000-0000-000000000000'), 404, 'not_found');
-    expect(await jobCount()).toBe(before);
+    // Inputs that used to reach Postgres or the stack and come back as 500s.
+    const deep = `{"config":{"deep":${'{"d":'.repeat(5_000)}"leaf"${'}'.repeat(5_000)}}}`;
+    await expectProblem(await post(deep), 400, 'validation_failed');
+    await expectProblem(await post(JSON.stringify({ config: { caption: 'a\u0000b' } })), 400, 'validation_failed');
+    await expectProblem(await post(JSON.stringify({ config: {} }), { 'idempotency-key': 'k'.repeat(10_000) }), 400, 'validation_failed');
+    const some = await submit(t, { provider: 'worker', worker_requirements: { labels: ['nobody-here'] }, config: {} });
+    await expectProblem(await t.api(`/api/cloud/jobs/${some.id}/logs?after=${'9'.repeat(40)}`), 400, 'validation_failed');
+    await expectProblem(await t.api(`/api/cloud/jobs/${some.id}/logs?follow=true`, { headers: { 'last-event-id': 'not-a-number' } }), 400, 'validation_failed');
+    await t.api(`/api/cloud/jobs/${some.id}/cancel`, { method: 'POST' });
+    expect(await jobCount()).toBe(before + 1);
     expect((await fetch(`${t.gatewayUrl}/health/ready`)).status).toBe(200);
   });
 
