@@ -55,6 +55,8 @@ export class ReplicateRun {
     if (prior?.phase === 'uploading') {
       // The last attempt died while uploading: its upload may have arrived without us learning its id.
       const since = Date.parse(prior.attemptedAt) - CLOCK_SKEW_MS;
+      // Kept even when a copy is found below: the dying request may still land after this listing.
+      await this.save({ unrecordedUpload: true });
       const copies = await this.d.api.call('look for an earlier upload', (c) => this.d.uploader.findUploads(c, this.job.id, since));
       if (copies.length) {
         await this.save({ files: [...new Set([...(this.state.files ?? []), ...copies.map((f) => f.id)])] });

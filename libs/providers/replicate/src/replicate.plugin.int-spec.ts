@@ -220,6 +220,42 @@ describe('ReplicatePlugin against the simulator', () => {
     expect(sim.predictions()).toHaveLength(2);
   });
 
+  it('finalize deletes the recorded archive without listing the account\'s files', async () => {
+    const p = plugin();
+    const job = newJob();
+    const run = await runJob(p, job, pkg());
+    const before = sim.requestCounts()['GET /v1/files'] ?? 0;
+    const done = await p.finalize({ ...job, status: 'running', externalId: run.externalId, state: states.get(job.id) ?? null });
+    expect(sim.requestCounts()['GET /v1/files'] ?? 0).toBe(before);
+    expect(sim.requestCounts()['DELETE /v1/files/:id']).toBe(1);
+    expect(sim.uploadedFiles().filter((f) => !f.deletedAtMs)).toHaveLength(0);
+    expect(done.state).toMatchObject({ files: [] });
+  });
+
+  it('an upload a dying attempt never recorded is found and deleted at finalize, re-dispatched or not', async () => {
+    const p = plugin();
+    const live = (jobId: string) => sim.uploadedFiles().filter((f) => !f.deletedAtMs && (f.metadata as Record<string, unknown>).ct_job_id === jobId);
+    // Not re-dispatched (e.g. cancelled meanwhile): the last record says "uploading", the archive arrived.
+    const lone = newJob();
+    await runJob(p, lone, pkg());
+    states.set(lone.id, { attempt: { ...attemptOf(lone.id)!, phase: 'uploading', fileId: null, fileUrl: null, externalId: null }, files: [] });
+    await p.finalize({ ...lone, status: 'cancelled', externalId: null, state: states.get(lone.id) ?? null });
+    expect(live(lone.id)).toHaveLength(0);
+
+    // Re-dispatched: the next attempt reuses the found copy and finalize still looks for a late one.
+    const job = newJob();
+    await runJob(p, job, pkg());
+    states.set(job.id, { attempt: { ...attemptOf(job.id)!, phase: 'uploading', fileId: null, fileUrl: null, externalId: null }, files: [] });
+    const run = await runJob(p, job, pkg());
+    expect(live(job.id)).toHaveLength(1);
+    expect(states.get(job.id)).toMatchObject({ unrecordedUpload: true });
+    const listsBefore = sim.requestCounts()['GET /v1/files'] ?? 0;
+    const done = await p.finalize({ ...job, status: 'running', externalId: run.externalId, state: states.get(job.id) ?? null });
+    expect(sim.requestCounts()['GET /v1/files']).toBeGreaterThan(listsBefore);
+    expect(live(job.id)).toHaveLength(0);
+    expect(done.state).toMatchObject({ files: [], unrecordedUpload: false });
+  });
+
   it('says how to set the token when it is missing, on every call', async () => {
     const p = plugin({ token: null });
     for (const call of [() => runJob(p, newJob(), pkg()), () => p.getJobStatus('x'), () => p.cancelJob('x'), () => p.validateCredentials(), () => p.listJobs(5)]) {

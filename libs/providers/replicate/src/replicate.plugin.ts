@@ -122,14 +122,17 @@ export class ReplicatePlugin implements ProviderPlugin {
       if (job.status === 'cancelled') await this.cancelJob(job.externalId);
       status = await this.getJobStatus(job.externalId);
     }
-    const since = Date.parse(state.attempt?.attemptedAt ?? job.createdAt.toISOString()) - 10 * 60_000;
-    const listed = await this.api.call('list the uploaded archives', (c) => this.uploader.findUploads(c, job.id, since));
+    let listed: Array<{ id: string }> = [];
+    if (state.unrecordedUpload || state.attempt?.phase === 'uploading') {
+      const since = Date.parse(state.attempt?.attemptedAt ?? job.createdAt.toISOString()) - 10 * 60_000;
+      listed = await this.api.call('list the uploaded archives', (c) => this.uploader.findUploads(c, job.id, since));
+    }
     const files = [...new Set([...(state.files ?? []), ...listed.map((f) => f.id)])];
     for (const fileId of files) {
       const deleted = (await this.api.orNull('delete the uploaded archive', (c) => c.files.delete(fileId))) ?? false;
       notes.push({ reason: deleted ? `uploaded archive deleted from Replicate (file ${fileId})` : `uploaded archive was already gone from Replicate (file ${fileId})`, data: { fileId, deleted } });
     }
-    return { status, notes, state: { ...state, files: [] } };
+    return { status, notes, state: { ...state, files: [], unrecordedUpload: false } };
   }
 
   /** Deletes an uploaded archive; false when it was already gone. */

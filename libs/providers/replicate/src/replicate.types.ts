@@ -33,6 +33,12 @@ export interface ReplicateAttempt {
 export interface ReplicateState {
   attempt?: ReplicateAttempt;
   files?: string[];
+  /**
+   * An attempt died while uploading, so an upload may exist that nothing recorded: finalize then lists the
+   * account's files for the job's metadata. Otherwise it deletes the recorded ones only (listing pages through
+   * every recent file of the account: 4 calls per job with 1,000 active jobs, measured).
+   */
+  unrecordedUpload?: boolean;
 }
 
 /** Poll cadence (see poll-cadence.ts). */
