@@ -59,7 +59,9 @@ async function waitForHttp(url, timeoutMs, proc) {
  */
 function spawnLogged(name, args, env, logDir, echo) {
   // Its own process group: a Ctrl-C in the terminal reaches the launcher, which stops everything in order.
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+  // CT_PROFILE_DIR=<dir>: a V8 CPU profile per process, <name>.cpuprofile, written when it exits (docs/BENCHMARKS.md).
+  const prof = process.env.CT_PROFILE_DIR ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.CT_PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const proc = spawn(process.execPath, [...prof, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   const log = logDir ? fs.createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' }) : null;
   for (const stream of [proc.stdout, proc.stderr]) {
     stream.on('data', (chunk) => {

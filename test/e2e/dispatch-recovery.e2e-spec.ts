@@ -56,7 +56,14 @@ describe('dispatch survives a dispatcher killed mid-request, with one upload, on
     const job = await submit(t, { provider: 'replicate', config: { max_train_steps: 20 }, dataloader_config: [{ id: 'set', type: 'local', instance_data_dir: ds.dir }] });
     const id = job.id as string;
     await eventually(async () => filesOf(id).length === 1, 30_000, 'the archive to reach Replicate');
+    const killedAt = Date.now();
     await killDispatcherAndStartAnother();
+    // Taken over once the dead worker's BullMQ lock (15 s) lapses and a stalled check (every 5 s) sees it:
+    // the old processor settings made such jobs wait 32-42 s.
+    await eventually(async () => (await getJob(t, id)).status !== 'uploading', 60_000, 'another dispatcher to take the job over');
+    const takeoverS = (Date.now() - killedAt) / 1000;
+    process.stdout.write(`dispatch-recovery: job taken over ${takeoverS.toFixed(1)} s after its dispatcher was killed\n`);
+    expect(takeoverS).toBeLessThan(30);
     const done = await finished(id);
     expect(done.status).toBe('completed');
     expect(filesOf(id)).toHaveLength(1);
