@@ -26,6 +26,8 @@ describe('dispatch survives a dispatcher killed mid-request, with one upload, on
       REPLICATE_POLL_WITH_WEBHOOKS_MS: '2000',
     });
     expect((await t.api('/api/cloud/providers/replicate/config', { method: 'PUT', body: JSON.stringify({ token: sim.token, default_profile: 'l40s' }) })).status).toBe(200);
+    // These jobs' datasets go to Replicate: the organisation allows it (consent has its own e2e).
+    expect((await t.api('/api/cloud/data-consent/setting', { method: 'PUT', body: JSON.stringify({ mode: 'allow' }) })).status).toBe(200);
   });
   afterAll(async () => {
     await t?.stop();
@@ -69,6 +71,10 @@ describe('dispatch survives a dispatcher killed mid-request, with one upload, on
     expect(filesOf(id)).toHaveLength(1);
     expect(predictionsOf(id)).toHaveLength(1);
     await eventually(async () => filesOf(id).every((f) => f.deletedAtMs !== null), 30_000, 'every uploaded copy to be deleted');
+    // Finalize writes its timeline notes after the deletions: wait for them (and for the job to be finalized) before counting.
+    const prisma = createPrismaClient(t.databaseUrl, 1);
+    await eventually(async () => (await prisma.job.findUniqueOrThrow({ where: { id } })).finalizedAt !== null, 30_000, 'the job to be finalized');
+    await prisma.$disconnect();
     const timeline = await json<{ events: Array<{ reason: string }> }>(await t.api(`/api/cloud/jobs/${id}/events`));
     expect(timeline.events.filter((e) => e.reason.startsWith('uploaded archive deleted from Replicate'))).toHaveLength(1);
   });
