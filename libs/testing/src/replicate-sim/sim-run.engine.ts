@@ -55,6 +55,17 @@ export interface RunEngineDeps {
 
 const num = (v: JsonValue | undefined, fallback: number): number => (typeof v === 'number' && v >= 0 ? v : fallback);
 
+/** `max_train_steps` (or SimpleTuner's `--max_train_steps`) of a `config_json` input. */
+function configSteps(configJson: JsonValue | undefined): JsonValue | undefined {
+  if (typeof configJson !== 'string') return undefined;
+  try {
+    const c = JSON.parse(configJson) as Record<string, JsonValue>;
+    return c.max_train_steps ?? c['--max_train_steps'];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Creates runs and drives each through starting → processing → a terminal state on the simulated clock. */
 export class SimRunEngine {
   private readonly runs = new Map<string, SimRun>();
@@ -174,7 +185,8 @@ export class SimRunEngine {
       run.logs += `Downloading input ${missing} failed: 404\n`;
       return this.finish(run, 'failed', { error: `FileNotFoundError: input file ${missing} is missing, deleted or expired` });
     }
-    const total = num(run.input.max_train_steps, 100);
+    // Like SimpleTuner's trainer: the step count of an explicit input, else of the config it was given.
+    const total = num(run.input.max_train_steps, num(configSteps(run.input.config_json), 100));
     const ticks = Math.max(1, Math.ceil(run.plan.durationMs / run.plan.logIntervalMs));
     for (let tick = 1; tick <= ticks; tick++) {
       const due = run.startedAtMs + Math.min(tick * run.plan.logIntervalMs, run.plan.durationMs);
