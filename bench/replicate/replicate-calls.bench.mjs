@@ -154,6 +154,9 @@ async function run() {
       method: 'PUT', headers: o.headers, body: JSON.stringify({ token: o.token, default_profile: 'l40s', webhooks_enabled: o.webhooks }),
     });
     if (res.status !== 200) throw new Error(`PUT replicate config for ${o.key}: ${res.status} ${await res.text()}`);
+    // The benchmark measures provider calls, not people answering consent requests.
+    const consent = await fetch(`${services.gatewayUrl}/api/cloud/data-consent/setting`, { method: 'PUT', headers: o.headers, body: JSON.stringify({ mode: 'allow' }) });
+    if (consent.status !== 200) throw new Error(`PUT consent setting for ${o.key}: ${consent.status} ${await consent.text()}`);
   }
   const pg = new Client({ connectionString: db.url });
   await pg.connect();

@@ -61,6 +61,8 @@ describe('replicas: two of every service as processes give the same outcomes as 
       { replicas: Object.fromEntries(SERVICES.map((s) => [s, 2])) },
     );
     expect((await t.api('/api/cloud/providers/replicate/config', { method: 'PUT', body: JSON.stringify({ token: sim.token, default_profile: 'l40s' }) })).status).toBe(200);
+    // These jobs' datasets go to Replicate: the organisation allows it (consent has its own e2e).
+    expect((await t.api('/api/cloud/data-consent/setting', { method: 'PUT', body: JSON.stringify({ mode: 'allow' }) })).status).toBe(200);
   });
   afterAll(async () => {
     await t?.stop();

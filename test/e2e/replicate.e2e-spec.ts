@@ -32,6 +32,8 @@ describe('Replicate provider end to end: services as processes, the real client,
     });
     const put = await t.api('/api/cloud/providers/replicate/config', { method: 'PUT', body: JSON.stringify({ token: sim.token, default_profile: 'l40s' }) });
     expect(put.status).toBe(200);
+    // These jobs' datasets go to Replicate: the organisation allows it (consent has its own e2e).
+    expect((await t.api('/api/cloud/data-consent/setting', { method: 'PUT', body: JSON.stringify({ mode: 'allow' }) })).status).toBe(200);
     const prisma = createPrismaClient(t.databaseUrl, 1);
     other = await makeOrg(prisma, 'No token org');
     await prisma.$disconnect();
@@ -214,6 +216,7 @@ describe('Replicate provider end to end: services as processes, the real client,
     expect((await json<{ code: string }>(bad)).code).toBe('provider_credentials_invalid');
     expect((await json<{ token_configured: boolean }>(await t.api('/api/cloud/providers/replicate/config', { key: second.token }))).token_configured).toBe(false);
     expect((await put(SECOND_TOKEN)).status).toBe(200);
+    expect((await t.api('/api/cloud/data-consent/setting', { method: 'PUT', key: second.token, body: JSON.stringify({ mode: 'allow' }) })).status).toBe(200);
     // Submitted at once: the dispatcher and the poller must already use the new token (no cache to wait out).
     const ds = makeDataset(secondRoot, 'rep-second', join(secondRoot, '..', 'outside-rep6'));
     const job = await submit(t, replicateJob(ds.dir), second.token);

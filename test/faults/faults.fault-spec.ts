@@ -68,6 +68,8 @@ describe(`faults (${FULL ? 'full' : 'short'}): ${JOBS} jobs while every service,
     );
     prisma = createPrismaClient(t.databaseUrl, 2);
     expect((await t.api('/api/cloud/providers/replicate/config', { method: 'PUT', body: JSON.stringify({ token: sim.token, default_profile: 'l40s' }) })).status).toBe(200);
+    // These jobs' datasets go to Replicate: the organisation allows it (consent has its own e2e).
+    expect((await t.api('/api/cloud/data-consent/setting', { method: 'PUT', body: JSON.stringify({ mode: 'allow' }) })).status).toBe(200);
     await t.startWorker('local', ['local']);
     for (const s of Object.keys(t.instances)) watch(s);
   });

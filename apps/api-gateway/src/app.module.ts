@@ -10,6 +10,11 @@ import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetric
 import { AuthGuard } from './common/auth';
 import { ProblemFilter } from './common/problem.filter';
 import { Shutdown } from './common/shutdown';
+import { ConsentController } from './consent/consent.controller';
+import { ConsentService } from './consent/consent.service';
+import { CostEstimator } from './costs/cost-estimator';
+import { CostsController } from './costs/costs.controller';
+import { DatasetRoots } from './jobs/dataset-roots';
 import { EventsController } from './events/events.controller';
 import { JobEventsHub } from './events/job-events.hub';
 import { GATEWAY_ENV } from './infra.tokens';
@@ -36,7 +41,7 @@ export class AppModule {
         DatabaseModule.forRoot(env.DATABASE_URL),
         QueueModule.forRoot({ service: 'api-gateway', redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX }),
       ],
-      controllers: [JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController, ProvidersController, WebhooksController],
+      controllers: [JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController, ProvidersController, WebhooksController, ConsentController, CostsController],
       providers: [
         { provide: GATEWAY_ENV, useValue: env },
         {
@@ -49,6 +54,9 @@ export class AppModule {
         { provide: WebhookDeliveryRepository, inject: [PrismaClient], useFactory: (prisma: PrismaClient) => new WebhookDeliveryRepository(prisma) },
         JobEventsHub,
         JobsService,
+        ConsentService,
+        CostEstimator,
+        DatasetRoots,
         WaitingReasons,
         Shutdown,
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -15,7 +15,7 @@ function slowProvider(): { definition: ProviderDefinition; calls: () => number; 
   const plugin: ProviderPlugin = {
     name: 'slow', capabilities,
     validateCredentials: async () => ({ ok: true }), listJobs: async () => [], cancelJob: async () => undefined,
-    getJobStatus: async () => null, getJobLogs: async () => [], prepare: async (i) => i, hardware: () => [],
+    getJobStatus: async () => null, getJobLogs: async () => [], prepare: async (i) => i, hardware: () => [], costBasis: () => ({ hardwareProfile: null, gpuCount: null, microsPerHour: 0n, defaults: null }),
     runJob: async (): Promise<RunResult> => {
       calls++;
       await gate;

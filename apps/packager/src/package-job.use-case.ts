@@ -1,15 +1,18 @@
 import { PassThrough } from 'node:stream';
-import { isTerminal, type JobStatus } from '@ct/job-domain';
+import { decideConsent, isTerminal, type JobStatus } from '@ct/job-domain';
 import type { QueuePayload } from '@ct/contracts';
-import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, StepClaim, type Job, type PrismaClient } from '@ct/persistence';
-import { assertDataloaderPaths, localDatasetsOf, planPackage, resolveDatasetDir, rewriteDataloader, writePackage } from '@ct/packaging';
+import { ArtifactRepository, ConsentRepository, enqueueInTx, JobRepository, JobTracker, StepClaim, type Job, type PrismaClient } from '@ct/persistence';
+import { consentPreviewOf, planDataloader, rewriteDataloader, writePackage, type PackagePlan } from '@ct/packaging';
+import type { ProviderRegistry } from '@ct/providers-core';
 import { RetryLaterError } from '@ct/queue';
 import { BUCKETS, outputPrefix, packageKey, type StorageDriver } from '@ct/storage';
 import type { Logger } from '@ct/logging';
 
 /**
- * pending → packaging: scan every local dataset (exclusion rules), stream one zip straight into storage,
- * record the summary, rewrite the dataloader paths to the archive layout, then hand over to `dispatch`.
+ * pending → packaging: scan every local dataset (exclusion rules), apply the consent policy to what the
+ * scan found (hold in `awaiting_consent`, or refuse, before anything is written), stream one zip straight
+ * into storage, record the summary, rewrite the dataloader paths to the archive layout, then hand over to
+ * `dispatch`.
  * Idempotent: a retry or re-drive of a job past this step does nothing. The step holds its claim on the
  * job while it writes, so a second packager given the same job (a stalled item taken over) waits.
  */
@@ -17,11 +20,13 @@ export class PackageJobUseCase {
   private readonly jobs: JobRepository;
   private readonly tracker: JobTracker;
   private readonly artifacts: ArtifactRepository;
+  private readonly consent: ConsentRepository;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly driver: StorageDriver,
     private readonly rootsOf: (orgId: string) => Promise<string[]>,
+    private readonly providers: ProviderRegistry,
     private readonly logger: Logger,
     private readonly onPackaged: (bytes: number, archiveBytes: number) => void = () => undefined,
     private readonly claimTtlMs = 15_000,
@@ -29,6 +34,7 @@ export class PackageJobUseCase {
     this.jobs = new JobRepository(prisma);
     this.tracker = new JobTracker(prisma);
     this.artifacts = new ArtifactRepository(prisma);
+    this.consent = new ConsentRepository(prisma);
   }
 
   async execute({ jobId, orgId }: QueuePayload<'package'>, step = 'package'): Promise<void> {
@@ -63,15 +69,12 @@ export class PackageJobUseCase {
   private async packageUnderClaim(job: Job, claim: StepClaim): Promise<void> {
     const { id: jobId, orgId } = job;
     const log = this.logger.child({ jobId, orgId });
-    const roots = await this.rootsOf(orgId);
-    const datasets = localDatasetsOf(job.dataloader as unknown[]);
-    // The gateway checked these at submission; the roots may have changed since, so check again before reading.
-    await assertDataloaderPaths(job.dataloader as unknown[], roots);
+    // The gateway checked the paths at submission; the roots may have changed since, so check again before reading.
+    const plan = await planDataloader(job.dataloader as unknown[], await this.rootsOf(orgId), claim.signal);
     let rewritten = job.dataloader as unknown[];
-    if (datasets.length > 0) {
-      const resolved = [];
-      for (const d of datasets) resolved.push({ id: d.id, dir: await resolveDatasetDir(d.dir, roots) });
-      const summary = await this.zipIntoStorage(job, resolved, claim.signal);
+    if (plan.datasets.length > 0) {
+      if (!(await this.admit(job, plan, claim))) return;
+      const summary = await this.zipIntoStorage(job, plan, claim.signal);
       if (!summary) return;
       rewritten = rewriteDataloader(job.dataloader as unknown[], summary.datasets, '');
       this.onPackaged(summary.bytes, summary.archiveBytes);
@@ -88,8 +91,41 @@ export class PackageJobUseCase {
     claim.markEnded();
   }
 
-  private async zipIntoStorage(job: Job, datasets: Array<{ id: string; dir: string }>, claimLost: AbortSignal) {
-    const plan = await planPackage(datasets);
+  /**
+   * The consent policy on what the scan found, before anything is written: true to go on packaging. A hold
+   * moves the job to `awaiting_consent` with the preview the user will confirm; a refusal fails it.
+   */
+  private async admit(job: Job, plan: PackagePlan, claim: StepClaim): Promise<boolean> {
+    // Fresh: a setting changed a moment ago (e.g. workers counted as outside) applies to this job.
+    const plugin = await this.providers.forOrg(job.orgId, job.provider, { fresh: true });
+    const setting = await this.consent.setting(job.orgId);
+    const preview = consentPreviewOf(job.provider, plan);
+    const decision = decideConsent({
+      mode: setting.mode, provider: job.provider, applies: plugin.capabilities.dataLeavesInfrastructure,
+      files: plan.files, bytes: plan.bytes, digest: preview.digest, consentedDigest: job.consentDigest,
+    });
+    if (decision.action === 'admit') {
+      if (decision.note) await this.prisma.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, fromStatus: 'packaging', toStatus: 'packaging', reason: decision.note, data: decision.data as object } });
+      return true;
+    }
+    const moved = decision.action === 'hold'
+      ? await this.tracker.transition({
+          orgId: job.orgId, jobId: job.id, to: decision.status, from: ['packaging'], claim: claim.owner, reason: decision.reason,
+          patch: { consentRequest: preview as object, consentDeadline: new Date(Date.now() + setting.timeoutSeconds * 1000) },
+          data: { consent: 'requested', digest: preview.digest, provider: job.provider, files: preview.files, bytes: preview.bytes },
+        })
+      : await this.tracker.transition({
+          orgId: job.orgId, jobId: job.id, to: 'failed', from: ['packaging'], claim: claim.owner, reason: decision.reason,
+          patch: { error: decision.reason }, data: { consent: 'refused', code: decision.code, provider: job.provider },
+        });
+    if (moved.applied) {
+      claim.markEnded();
+      this.logger.info({ jobId: job.id, decision: decision.action }, decision.reason);
+    }
+    return false;
+  }
+
+  private async zipIntoStorage(job: Job, plan: PackagePlan, claimLost: AbortSignal) {
     const key = packageKey(job.orgId, job.id);
     const abort = new AbortController();
     claimLost.addEventListener('abort', () => abort.abort(new Error('the step claim was lost')), { once: true });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { MaintenanceTask } from '@ct/contracts';
 import type { PollerEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
-import { OutboxRepository, PrismaClient, ServiceInstanceRepository, WebhookDeliveryRepository, WorkerRepository } from '@ct/persistence';
+import { ConsentRepository, OutboxRepository, PrismaClient, ServiceInstanceRepository, WebhookDeliveryRepository, WorkerRepository } from '@ct/persistence';
 import { ProviderRegistry } from '@ct/providers-core';
 import { QueueProducer } from '@ct/queue';
 import { LOGGER, Metrics, STORAGE_DRIVER } from '@ct/service';
@@ -42,6 +42,7 @@ export class MaintenanceTasks {
       'outbox-prune': env.PRUNE_INTERVAL_MS,
       'webhook-prune': env.PRUNE_INTERVAL_MS,
       'storage-prune': env.PRUNE_INTERVAL_MS,
+      'consent-expiry': env.CONSENT_EXPIRY_INTERVAL_MS,
     };
   }
 
@@ -69,6 +70,11 @@ export class MaintenanceTasks {
         await new WebhookDeliveryRepository(this.prisma).prune(7 * DAY_MS);
         await this.instances.prune(DAY_MS);
         return;
+      case 'consent-expiry': {
+        const expired = await new ConsentRepository(this.prisma).expire();
+        if (expired) this.logger.info({ expired }, 'jobs cancelled: no answer to their consent request in time');
+        return;
+      }
       case 'storage-prune': {
         // Multipart uploads never completed nor aborted go after a week, like an S3 lifecycle rule would.
         const uploads = await new MultipartUploads(this.driver).pruneStale(7 * DAY_MS);

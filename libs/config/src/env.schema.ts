@@ -109,6 +109,8 @@ export const pollerEnv = storageEnv.extend({
   RECONCILE_STUCK_AFTER_MS: ms(60_000),
   /** Pruning of old outbox rows, webhook deliveries, dead service instances and storage leftovers. */
   PRUNE_INTERVAL_MS: ms(3_600_000),
+  /** How often jobs whose consent request timed out are cancelled. */
+  CONSENT_EXPIRY_INTERVAL_MS: ms(10_000),
 });
 
 export type CommonEnv = z.infer<typeof commonEnv>;

@@ -9,3 +9,5 @@ export * from './workers-http';
 export * from './providers-http';
 export * from './storage-http';
 export * from './service-http';
+export * from './consent-http';
+export * from './cost-http';

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { JOB_STATUSES, type JobProgress } from '@ct/job-domain';
 import { responseSchema } from './api-schemas';
+import { consentPreviewSchema } from './consent-http';
+import { costActualSchema, costEstimateSchema } from './cost-http';
 
 /** The job as clients see it (snake_case, like SimpleTuner's API). Secrets never appear here. */
 
@@ -62,6 +64,14 @@ export const jobSchema = responseSchema(
       .object({ bucket: z.string(), key: z.string(), files: z.number().int(), bytes: z.number(), archive_bytes: z.number(), summary: packageSummarySchema })
       .nullable()
       .describe('the packaged datasets (`GET /api/cloud/jobs/{id}` only)'),
+    // Copies of the named schemas: OpenAPI 3.0 cannot make a $ref nullable.
+    estimate: z.object(costEstimateSchema.shape).nullable().describe('the cost estimate the job was submitted with (as `POST /api/cloud/cost-estimate` answers it)'),
+    actual: costActualSchema.nullable().describe('once ended: the seconds it ran and what it cost, beside `estimate`'),
+    consent_request: z
+      .object(consentPreviewSchema.shape)
+      .nullable()
+      .describe('while `awaiting_consent`: what would be uploaded; confirm or decline with `POST /api/cloud/jobs/{id}/consent`'),
+    consent_deadline: isoTime.nullable().describe('while `awaiting_consent`: when the job is cancelled without an answer'),
     created_at: isoTime,
     updated_at: isoTime,
     started_at: isoTime.nullable(),

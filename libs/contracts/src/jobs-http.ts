@@ -46,6 +46,11 @@ export const submitJobBodySchema = requestSchema(
       worker_requirements: workerRequirementsSchema.optional(),
       hardware_profile: z.string().max(50).optional(),
       idempotency_key: z.string().min(1).max(200).optional().describe('like the Idempotency-Key header, which wins'),
+      consent_digest: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'a consent digest (64 hex digits, from the preview)')
+        .optional()
+        .describe('consent at submission: the `digest` of the `POST /api/cloud/data-consent/preview` the user saw'),
     })
     .strict(),
 );

@@ -29,6 +29,9 @@ export type DomainErrorCode =
   | 'provider_credentials_invalid'
   | 'dataset_path_invalid'
   | 'provider_error'
+  | 'consent_denied'
+  | 'consent_digest_mismatch'
+  | 'consent_not_awaited'
   | 'unsupported';
 
 export class DomainError extends Error {

@@ -1,10 +1,11 @@
 /**
  * The job lifecycle. Every change of status goes through {@link assertTransition};
- * see docs/JOB-STATES.md for what each state means to a user.
+ * see docs/DESIGN.md (Job states) for what each state means to a user.
  */
 export const JOB_STATUSES = [
   'pending',
   'packaging',
+  'awaiting_consent',
   'uploading',
   'queued',
   'running',
@@ -22,7 +23,10 @@ export const ACTIVE_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
 
 const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   pending: ['packaging', 'failed', 'cancelled'],
-  packaging: ['uploading', 'queued', 'failed', 'cancelled'],
+  // packaging -> awaiting_consent: the scan found data that would leave the user's infrastructure, not yet consented to.
+  packaging: ['awaiting_consent', 'uploading', 'queued', 'failed', 'cancelled'],
+  // Confirmed: back to pending, and the packager scans again (a consent holds only for what was shown).
+  awaiting_consent: ['pending', 'failed', 'cancelled'],
   // uploading -> running: a recovering dispatcher adopts a provider run that already started.
   uploading: ['queued', 'running', 'failed', 'cancelled'],
   // queued -> queued is not a transition; a requeue goes running -> queued.

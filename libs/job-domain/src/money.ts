@@ -15,3 +15,10 @@ export function costOfSeconds(seconds: number, microsPerSecond: Micros): Micros 
   const millis = BigInt(Math.ceil(seconds * 1000));
   return (millis * microsPerSecond + 999n) / 1000n;
 }
+
+/** Cost of `seconds` at a price per hour (exact for every published rate), rounded up to the micro-dollar. */
+export function costAtHourlyRate(seconds: number, microsPerHour: Micros): Micros {
+  if (!Number.isFinite(seconds) || seconds <= 0) return 0n;
+  const millis = BigInt(Math.ceil(seconds * 1000));
+  return (millis * microsPerHour + 3_599_999n) / 3_600_000n;
+}

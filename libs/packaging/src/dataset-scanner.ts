@@ -27,7 +27,17 @@ export interface DatasetScan {
   readonly bytes: number;
   /** Each excluded directory counts once; its contents are never listed. */
   readonly excluded: ExclusionCounts;
+  /** The first EXCLUDED_LISTED entries left out, by path inside the dataset (a folder stands for its contents). */
+  readonly excludedEntries: ExcludedEntry[];
 }
+
+export interface ExcludedEntry {
+  readonly path: string;
+  readonly reason: ExclusionReason;
+}
+
+/** How many excluded entries a scan names; the counts cover the rest. */
+export const EXCLUDED_LISTED = 200;
 
 interface PendingDir {
   readonly abs: string;
@@ -114,6 +124,11 @@ export async function scanDataset(dir: string): Promise<DatasetScan> {
   const root = await fs.realpath(dir);
   const files: ScannedFile[] = [];
   const counts = emptyExclusionCounts();
+  const listed: ExcludedEntry[] = [];
+  const exclude = (rel: string, reason: ExclusionReason) => {
+    counts[reason]++;
+    if (listed.length < EXCLUDED_LISTED) listed.push({ path: rel === '' ? '.' : rel, reason });
+  };
   const stack: PendingDir[] = [{ abs: root, rel: '', ancestors: [root] }];
   while (stack.length > 0) {
     const current = stack.pop() as PendingDir;
@@ -121,23 +136,23 @@ export async function scanDataset(dir: string): Promise<DatasetScan> {
     try {
       names = (await fs.readdir(current.abs)).sort(byCodeUnit);
     } catch {
-      counts.unreadable++;
+      exclude(current.rel, 'unreadable');
       continue;
     }
     // Virtualenvs can have any name (`env`, `py311`); the marker file gives them away.
     if (names.includes(VIRTUALENV_MARKER)) {
-      counts.virtualenv++;
+      exclude(current.rel, 'virtualenv');
       continue;
     }
     const subdirs: PendingDir[] = [];
-    for (const outcome of await classifyAll(root, current, names)) {
+    for (const [i, outcome] of (await classifyAll(root, current, names)).entries()) {
       if (outcome.kind === 'file') files.push(outcome.file);
       else if (outcome.kind === 'dir') subdirs.push(outcome.dir);
-      else counts[outcome.reason]++;
+      else exclude(current.rel === '' ? (names[i] as string) : `${current.rel}/${names[i] as string}`, outcome.reason);
     }
     stack.push(...subdirs.reverse());
   }
   files.sort((a, b) => byCodeUnit(a.relPath, b.relPath));
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
-  return { dir: root, files, bytes, excluded: counts };
+  return { dir: root, files, bytes, excluded: counts, excludedEntries: listed };
 }

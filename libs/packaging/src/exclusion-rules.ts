@@ -4,33 +4,10 @@
  * reference only checked the dataset root and leaked nested `.git` / `.aws` contents).
  */
 
-/** Why an entry was left out. The first seven come from names; the rest are decided by the scanner. */
-export type ExclusionReason =
-  | 'env_file'
-  | 'vcs'
-  | 'key_or_certificate'
-  | 'credentials_dir'
-  | 'dependencies'
-  | 'virtualenv'
-  | 'hidden'
-  | 'symlink_outside'
-  | 'symlink_cycle'
-  | 'special_file'
-  | 'unreadable';
+import { EXCLUSION_REASONS, type ExclusionReason } from '@ct/job-domain';
 
-export const EXCLUSION_REASONS: readonly ExclusionReason[] = [
-  'env_file',
-  'vcs',
-  'key_or_certificate',
-  'credentials_dir',
-  'dependencies',
-  'virtualenv',
-  'hidden',
-  'symlink_outside',
-  'symlink_cycle',
-  'special_file',
-  'unreadable',
-];
+// The reasons live in job-domain, so the API contracts can name them without importing packaging.
+export { EXCLUSION_REASONS, type ExclusionReason };
 
 export type ExclusionCounts = Record<ExclusionReason, number>;
 

@@ -7,3 +7,4 @@ export * from './archive-size-guard';
 export * from './package-plan';
 export * from './dataset-packager';
 export * from './dataloader-paths';
+export * from './consent-preview';

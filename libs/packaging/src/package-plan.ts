@@ -1,5 +1,7 @@
 import { DomainError } from '@ct/job-domain';
-import { sanitiseDatasetId } from './dataloader-rewrite';
+import { localDatasetsOf, sanitiseDatasetId } from './dataloader-rewrite';
+import { assertDataloaderPaths } from './dataloader-paths';
+import { resolveDatasetDir } from './dataset-root';
 import { scanDataset, type DatasetScan } from './dataset-scanner';
 import type { ExclusionCounts } from './exclusion-rules';
 
@@ -74,4 +76,15 @@ export async function planPackage(datasets: readonly DatasetInput[], signal?: Ab
 /** The plan without the file lists: what is stored with the job and shown to the user. */
 export function summariesOf(plan: PackagePlan): DatasetSummary[] {
   return plan.datasets.map(({ scan: _scan, ...summary }) => summary);
+}
+
+/**
+ * A dataloader's local datasets, checked against the organisation's roots and scanned: what the consent
+ * preview shows and what the packager zips, by the same rules. Nothing is written.
+ */
+export async function planDataloader(dataloader: readonly unknown[], roots: readonly string[], signal?: AbortSignal): Promise<PackagePlan> {
+  await assertDataloaderPaths(dataloader, roots);
+  const resolved: DatasetInput[] = [];
+  for (const d of localDatasetsOf(dataloader)) resolved.push({ id: d.id, dir: await resolveDatasetDir(d.dir, roots) });
+  return planPackage(resolved, signal);
 }

@@ -13,3 +13,4 @@ export * from './provider-settings.repository';
 export * from './step-claim';
 export * from './service-instance.repository';
 export * from './database-errors';
+export * from './consent.repository';

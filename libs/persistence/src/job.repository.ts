@@ -18,6 +18,11 @@ export interface NewJob {
   hardwareProfile: string | null;
   idempotencyKey: string | null;
   maxRequeues: number;
+  /** Consent given at submission: the digest of the preview the user saw. */
+  consentDigest?: string | null;
+  /** The cost estimate the submission was answered with, and its expected cost. */
+  estimate?: Prisma.InputJsonValue | null;
+  estimatedMicros?: bigint | null;
 }
 
 export interface JobFilter {
@@ -49,10 +54,13 @@ export class JobRepository {
         const job = await tx.job.create({
           data: {
             ...input,
+            // A JSON column takes "no value" as undefined (null would mean JSON null).
+            estimate: input.estimate ?? undefined,
             idempotencyExpiresAt: input.idempotencyKey ? new Date(Date.now() + IDEMPOTENCY_TTL_MS) : null,
           },
         });
-        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: 'submitted' } });
+        const consent = input.consentDigest ? { consent: 'given_at_submission', by: input.createdByKeyId, digest: input.consentDigest, provider: input.provider } : undefined;
+        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: consent ? 'submitted with consent to upload the previewed datasets' : 'submitted', data: consent } });
         await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: job.orgId });
         await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'pending', reason: 'submitted', at: job.createdAt.toISOString() });
         return job;
@@ -79,6 +87,24 @@ export class JobRepository {
     await tx.job.updateMany({
       where: { orgId: input.orgId, createdByKeyId: input.createdByKeyId, idempotencyKey: input.idempotencyKey, idempotencyExpiresAt: { lte: new Date() } },
       data: { idempotencyKey: null, idempotencyExpiresAt: null },
+    });
+  }
+
+  /**
+   * The organisation's last completed runs on a provider and profile, as (steps trained, seconds run): what
+   * cost estimates learn from. A run counts from `started_at` (the provider started it) to `finished_at`.
+   */
+  async runHistory(orgId: string, provider: string, hardwareProfile: string | null, limit = 50): Promise<Array<{ steps: number; seconds: number }>> {
+    const rows = await this.prisma.job.findMany({
+      where: { orgId, provider, hardwareProfile, status: 'completed', startedAt: { not: null }, finishedAt: { not: null } },
+      orderBy: { finishedAt: 'desc' },
+      select: { startedAt: true, finishedAt: true, progress: true },
+      take: limit,
+    });
+    return rows.flatMap((r) => {
+      const steps = (r.progress as { step?: unknown } | null)?.step;
+      if (typeof steps !== 'number' || !r.startedAt || !r.finishedAt) return [];
+      return [{ steps, seconds: (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000 }];
     });
   }
 

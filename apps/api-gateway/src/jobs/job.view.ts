@@ -1,6 +1,6 @@
-import { jobIdSchema, type JobEventView, type JobLogLineView, type JobView, type JobWithConfigView, type PackageSummary } from '@ct/contracts';
+import { jobIdSchema, type ConsentPreviewView, type CostEstimateView, type JobEventView, type JobLogLineView, type JobView, type JobWithConfigView, type PackageSummary } from '@ct/contracts';
 import type { Job, JobEvent, JobLog, Package } from '@ct/persistence';
-import { dollarsFromMicros, type JobProgress, type JobStatus } from '@ct/job-domain';
+import { dollarsFromMicros, isTerminal, type JobProgress, type JobStatus } from '@ct/job-domain';
 
 /**
  * Rows → the response shapes of libs/contracts (job-view.ts). The mapping stays here because it reads
@@ -28,6 +28,12 @@ export function jobView(job: Job, pkg?: Package | null): JobView {
     requeue_count: job.requeueCount,
     output: job.outputPrefix ? { bucket: 'outputs', prefix: job.outputPrefix } : null,
     package: pkg ? { bucket: pkg.bucket, key: pkg.key, files: pkg.files, bytes: Number(pkg.bytes), archive_bytes: Number(pkg.archiveBytes), summary: pkg.summary as unknown as PackageSummary } : null,
+    estimate: job.estimate as CostEstimateView | null,
+    actual: isTerminal(job.status as JobStatus)
+      ? { seconds: job.startedAt && job.finishedAt ? (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : null, cost_usd: dollarsFromMicros(job.costMicros) }
+      : null,
+    consent_request: job.status === 'awaiting_consent' ? (job.consentRequest as ConsentPreviewView | null) : null,
+    consent_deadline: job.status === 'awaiting_consent' ? (job.consentDeadline?.toISOString() ?? null) : null,
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
     started_at: job.startedAt?.toISOString() ?? null,

@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_STATUSES, DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
-import { datasetRootsFor, type GatewayEnv } from '@ct/config';
+import type { GatewayEnv } from '@ct/config';
 import type { JobDetailView, JobList, JobView, JobWithConfigView, ListJobsQuery, SubmitJobBody } from '@ct/contracts';
-import { ArtifactRepository, JobRepository, JobTracker, OrgRepository, type Principal } from '@ct/persistence';
+import { ArtifactRepository, JobRepository, JobTracker, type Principal } from '@ct/persistence';
 import { assertDataloaderPaths, localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
 import { ProviderRegistry } from '@ct/providers-core';
+import { ConsentService } from '../consent/consent.service';
+import { CostEstimator } from '../costs/cost-estimator';
+import { DatasetRoots } from './dataset-roots';
 import { GATEWAY_ENV } from '../infra.tokens';
 import { decodeCursor, encodeCursor, jobView, jobWithConfigView } from './job.view';
 import { WaitingReasons } from './waiting-reasons';
@@ -17,22 +20,26 @@ export class JobsService {
     private readonly jobs: JobRepository,
     private readonly tracker: JobTracker,
     private readonly artifacts: ArtifactRepository,
-    private readonly orgs: OrgRepository,
     private readonly providers: ProviderRegistry,
     private readonly waiting: WaitingReasons,
+    private readonly roots: DatasetRoots,
+    private readonly consent: ConsentService,
+    private readonly estimator: CostEstimator,
   ) {}
 
   async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined): Promise<{ job: JobWithConfigView; created: boolean }> {
     const provider = this.providerOf(body.provider, providerParam);
     const plugin = await this.providers.forOrg(p.orgId, provider);
+    await this.consent.assertSubmittable(p.orgId, plugin, body.dataloader_config);
     // Refuse bad dataset paths now, so a user hears about them at once and no half-created job remains.
-    const roots = await this.rootsOf(p.orgId);
+    const roots = await this.roots.of(p.orgId);
     for (const ds of localDatasetsOf(body.dataloader_config)) await resolveDatasetDir(ds.dir, roots);
     await assertDataloaderPaths(body.dataloader_config, roots);
     const plan = await plugin.prepare({
       hardwareProfile: body.hardware_profile ?? null,
       requirements: { labels: [...new Set(body.worker_requirements?.labels ?? [])], ...(body.worker_requirements?.min_gpu_memory_gib !== undefined ? { min_gpu_memory_gib: body.worker_requirements.min_gpu_memory_gib } : {}) },
     });
+    const estimate = await this.estimator.estimate(p.orgId, provider, { config: body.config, hardwareProfile: plan.hardwareProfile });
     const { job, created } = await this.jobs.create({
       orgId: p.orgId,
       createdByKeyId: p.apiKeyId,
@@ -45,22 +52,12 @@ export class JobsService {
       hardwareProfile: plan.hardwareProfile,
       idempotencyKey: headerKey ?? body.idempotency_key ?? null,
       maxRequeues: this.env.WORKER_MAX_REQUEUES,
+      consentDigest: body.consent_digest ?? null,
+      estimate: estimate.view as object,
+      estimatedMicros: estimate.expectedMicros,
     });
     return { job: jobWithConfigView(job), created };
   }
-
-  /** The organisation's server-side dataset folders (DATASET_ROOTS for the default one, ORG_DATASET_ROOTS for the rest). */
-  async rootsOf(orgId: string): Promise<string[]> {
-    let slug = this.slugs.get(orgId);
-    if (slug === undefined) {
-      // An organisation's slug never changes: read it once per process.
-      slug = (await this.orgs.findOrg(orgId))?.slug ?? '';
-      if (slug) this.slugs.set(orgId, slug);
-    }
-    return slug ? datasetRootsFor(this.env, slug) : [];
-  }
-
-  private readonly slugs = new Map<string, string>();
 
   private providerOf(fromBody: string | undefined, fromQuery: string | undefined): string {
     if (fromBody && fromQuery && fromBody !== fromQuery) {

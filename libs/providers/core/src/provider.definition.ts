@@ -72,6 +72,7 @@ export function comingSoon(name: string, label: string): ProviderDefinition {
       getJobLogs: async () => [],
       prepare: unavailable,
       hardware: () => [],
+      costBasis: () => ({ hardwareProfile: null, gpuCount: null, microsPerHour: 0n, defaults: null }),
     }),
   };
 }

@@ -1,4 +1,4 @@
-import type { JobStatus, Micros } from '@ct/job-domain';
+import type { EstimateDefaults, JobStatus, Micros } from '@ct/job-domain';
 
 /** What a plugin knows of a job: ids, the training inputs, and its own state. Never blobs. */
 export interface JobForProvider {
@@ -87,6 +87,16 @@ export interface ProviderJobStatus {
   output?: unknown;
 }
 
+/** What a cost estimate needs from the provider: the profile (normalised, default applied), its price, its default table. */
+export interface CostBasis {
+  hardwareProfile: string | null;
+  gpuCount: number | null;
+  /** The profile's price for this organisation, all GPUs included; 0 for the organisation's own hardware. */
+  microsPerHour: Micros;
+  /** The documented guess of how long a run takes on this profile, or null when the provider has none. */
+  defaults: EstimateDefaults | null;
+}
+
 /** What a submission needs from the provider before a job exists. */
 export interface SubmissionInput {
   hardwareProfile: string | null;
@@ -152,7 +162,8 @@ export interface ProviderPlugin {
   cancelJob(externalId: string): Promise<void>;
   getJobStatus(externalId: string): Promise<ProviderJobStatus | null>;
   getJobLogs(externalId: string): Promise<string[]>;
-  estimateCost?(job: JobForProvider): Promise<{ microsPerSecond: bigint; estimatedSeconds: number | null } | null>;
+  /** The price and the default run-time table of the profile a submission would run on (no provider call). */
+  costBasis(input: { hardwareProfile: string | null }): CostBasis;
   /** Checks a submission against the provider (configured? profile known?) and fills in its defaults. */
   prepare(input: SubmissionInput): Promise<SubmissionPlan>;
   /** Hardware profiles with prices as this organisation sees them. */

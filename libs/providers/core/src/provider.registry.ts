@@ -68,13 +68,16 @@ export class ProviderRegistry {
     return this.definitions().filter(filter).map((d) => d.name);
   }
 
-  /** The plugin for a job of this provider, as the organisation configured it. */
-  async forOrg(orgId: string, name: string): Promise<ProviderPlugin> {
+  /**
+   * The plugin for a job of this provider, as the organisation configured it. `fresh` reads the settings'
+   * version whatever its age: for decisions a just-made change must reach (consent), at one small query.
+   */
+  async forOrg(orgId: string, name: string, opts: { fresh?: boolean } = {}): Promise<ProviderPlugin> {
     const def = this.definition(name);
     if (def.comingSoon) throw new DomainError('provider_unavailable', `${def.label} is coming soon; it cannot run jobs yet.`, { provider: name });
     const key = `${orgId}\u0000${name}`;
     const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.checkedAt < VERSION_TTL_MS) return hit.plugin;
+    if (hit && !opts.fresh && Date.now() - hit.checkedAt < VERSION_TTL_MS) return hit.plugin;
     const version = await this.deps.settings.version(orgId, name);
     if (hit && hit.version === version) {
       hit.checkedAt = Date.now();

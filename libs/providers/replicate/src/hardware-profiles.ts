@@ -1,4 +1,4 @@
-import { DomainError, type Micros } from '@ct/job-domain';
+import { DomainError, type EstimateDefaults, type Micros } from '@ct/job-domain';
 
 /**
  * SimpleTuner's Replicate hardware profiles. The hardware is fixed by which model runs the job
@@ -134,4 +134,22 @@ export function listHardwareOptions(overrides?: PriceOverrides): HardwareOption[
       dollarsPerHour: Number(perHour) / 1_000_000,
     };
   });
+}
+
+/**
+ * The default run-time table (docs/PROVIDERS.md, "Cost estimates"), used until an organisation has completed
+ * runs of its own on a profile: seconds per training step of a SimpleTuner LoRA at 1024 px on one GPU (a 2,000-step
+ * LoRA on an L40S is then about 2.3 h, $8, inside MISSION's "$5-15"), sped up by data parallelism at 90 % per added
+ * GPU, plus the start-up (container boot, model download) Replicate also bills.
+ */
+export const DEFAULT_SECONDS_PER_STEP: Readonly<Record<BaseGpu, number>> = { l40s: 4.0, h100: 2.0 };
+export const DEFAULT_STARTUP_SECONDS = 180;
+
+export function defaultRunTimes(profile: HardwareProfile): EstimateDefaults {
+  const speedup = 1 + 0.9 * (profile.gpuCount - 1);
+  return {
+    secondsPerStep: Math.round((DEFAULT_SECONDS_PER_STEP[profile.gpu] / speedup) * 1000) / 1000,
+    startupSeconds: DEFAULT_STARTUP_SECONDS,
+    source: `default table for ${profile.profile}`,
+  };
 }

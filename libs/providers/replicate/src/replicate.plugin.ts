@@ -1,6 +1,6 @@
-import type { FinalizeResult, HardwareOption, JobForProvider, PackageRef, ProviderCapabilities, ProviderPlugin, RunContext, SubmissionInput, SubmissionPlan } from '@ct/providers-core';
+import type { CostBasis, FinalizeResult, HardwareOption, JobForProvider, PackageRef, ProviderCapabilities, ProviderPlugin, RunContext, SubmissionInput, SubmissionPlan } from '@ct/providers-core';
 import { DomainError } from '@ct/job-domain';
-import { DEFAULT_PROFILE, listHardwareOptions, microsPerHourOf, modelOf, profileOfModel, resolveProfile, type HardwareProfile } from './hardware-profiles';
+import { DEFAULT_PROFILE, defaultRunTimes, listHardwareOptions, microsPerHourOf, modelOf, profileOfModel, resolveProfile, type HardwareProfile } from './hardware-profiles';
 import { PackageUploader } from './package-uploader.service';
 import { fileIdFromUrl, logLines, statusOfPrediction } from './prediction.mapper';
 import { MISSING_TOKEN_MESSAGE, ReplicateApi } from './replicate-client';
@@ -151,10 +151,9 @@ export class ReplicatePlugin implements ProviderPlugin {
     return this.toStatus(event);
   }
 
-  async estimateCost(job: JobForProvider): Promise<{ microsPerSecond: bigint; estimatedSeconds: number | null }> {
-    const perHour = microsPerHourOf(job.hardwareProfile ?? this.opts.defaultProfile ?? DEFAULT_PROFILE, this.opts.priceOverrides);
-    // per-second rates are not whole micro-dollars (L40S: 975); round up so estimates never undershoot
-    return { microsPerSecond: (perHour + 3599n) / 3600n, estimatedSeconds: null };
+  costBasis(input: { hardwareProfile: string | null }): CostBasis {
+    const profile = resolveProfile(input.hardwareProfile ?? this.opts.defaultProfile ?? DEFAULT_PROFILE);
+    return { hardwareProfile: profile.profile, gpuCount: profile.gpuCount, microsPerHour: microsPerHourOf(profile.profile, this.opts.priceOverrides), defaults: defaultRunTimes(profile) };
   }
 
   /** `owner/name:id`: the override, else the newest version of the profile's model (cached 5 min). */

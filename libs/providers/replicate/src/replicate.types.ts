@@ -70,7 +70,7 @@ export interface ReplicatePluginOptions {
   hfToken?: string | null | ((job: JobForProvider) => Promise<string | null>);
   /** also send `ct_job_id` as a model input. Off by default: SimpleTuner's predictor does not declare it. */
   jobIdInput?: boolean;
-  /** price table overrides (micro-dollars per hour) used for `costMicros` and `estimateCost` */
+  /** price table overrides (micro-dollars per hour) used for `costMicros` and `costBasis` */
   priceOverrides?: PriceOverrides;
   /** where archives are spooled before upload (default os.tmpdir()) */
   tmpDir?: string;

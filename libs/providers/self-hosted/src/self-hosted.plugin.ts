@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LOCAL_LABEL } from '@ct/persistence';
-import { defineProvider, type HardwareOption, type JobForProvider, type PackageRef, type ProviderCapabilities, type ProviderDefinition, type ProviderJobStatus, type ProviderPlugin, type RunResult, type SubmissionInput, type SubmissionPlan } from '@ct/providers-core';
+import { defineProvider, type CostBasis, type HardwareOption, type JobForProvider, type PackageRef, type ProviderCapabilities, type ProviderDefinition, type ProviderJobStatus, type ProviderPlugin, type RunResult, type SubmissionInput, type SubmissionPlan } from '@ct/providers-core';
 
 
 const capabilities = (dataLeaves: boolean): ProviderCapabilities => ({
@@ -31,6 +31,11 @@ export class SelfHostedPlugin implements ProviderPlugin {
 
   hardware(): HardwareOption[] {
     return [];
+  }
+
+  /** The organisation's own GPUs cost nothing here, and their speed is unknown until jobs have run on them. */
+  costBasis(input: { hardwareProfile: string | null }): CostBasis {
+    return { hardwareProfile: input.hardwareProfile, gpuCount: null, microsPerHour: 0n, defaults: null };
   }
 
   async listJobs(): Promise<ProviderJobStatus[]> {
