@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { MaintenanceTask } from '@ct/contracts';
 import type { PollerEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
-import { ConsentRepository, OutboxRepository, PrismaClient, ServiceInstanceRepository, WebhookDeliveryRepository, WorkerRepository } from '@ct/persistence';
+import { ConsentRepository, OutboxRepository, PrismaClient, SpendRepository, ServiceInstanceRepository, WebhookDeliveryRepository, WorkerRepository } from '@ct/persistence';
 import { ProviderRegistry } from '@ct/providers-core';
 import { QueueProducer } from '@ct/queue';
 import { LOGGER, Metrics, STORAGE_DRIVER } from '@ct/service';
@@ -43,6 +43,7 @@ export class MaintenanceTasks {
       'webhook-prune': env.PRUNE_INTERVAL_MS,
       'storage-prune': env.PRUNE_INTERVAL_MS,
       'consent-expiry': env.CONSENT_EXPIRY_INTERVAL_MS,
+      'spend-guard': env.SPEND_GUARD_INTERVAL_MS,
     };
   }
 
@@ -73,6 +74,11 @@ export class MaintenanceTasks {
       case 'consent-expiry': {
         const expired = await new ConsentRepository(this.prisma).expire();
         if (expired) this.logger.info({ expired }, 'jobs cancelled: no answer to their consent request in time');
+        return;
+      }
+      case 'spend-guard': {
+        const { cancelled, warned } = await new SpendRepository(this.prisma).guard(this.env.COST_LIMIT_GRACE_MS);
+        if (cancelled || warned) this.logger.info({ cancelled, warned }, 'spending limits and maximum runtimes enforced');
         return;
       }
       case 'storage-prune': {

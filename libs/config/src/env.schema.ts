@@ -111,6 +111,9 @@ export const pollerEnv = storageEnv.extend({
   PRUNE_INTERVAL_MS: ms(3_600_000),
   /** How often jobs whose consent request timed out are cancelled. */
   CONSENT_EXPIRY_INTERVAL_MS: ms(10_000),
+  /** How often runs are checked against maximum runtimes and block limits, and how long a run may carry spend past a block limit before it is stopped. */
+  SPEND_GUARD_INTERVAL_MS: ms(10_000),
+  COST_LIMIT_GRACE_MS: ms(60_000),
 });
 
 export type CommonEnv = z.infer<typeof commonEnv>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { JOB_STATUSES, type JobProgress } from '@ct/job-domain';
 import { responseSchema } from './api-schemas';
 import { consentPreviewSchema } from './consent-http';
-import { costActualSchema, costEstimateSchema } from './cost-http';
+import { costActualSchema, costEstimateSchema, jobSpendingSchema } from './cost-http';
 
 /** The job as clients see it (snake_case, like SimpleTuner's API). Secrets never appear here. */
 
@@ -66,6 +66,7 @@ export const jobSchema = responseSchema(
       .describe('the packaged datasets (`GET /api/cloud/jobs/{id}` only)'),
     // Copies of the named schemas: OpenAPI 3.0 cannot make a $ref nullable.
     estimate: z.object(costEstimateSchema.shape).nullable().describe('the cost estimate the job was submitted with (as `POST /api/cloud/cost-estimate` answers it)'),
+    spending: jobSpendingSchema,
     actual: costActualSchema.nullable().describe('once ended: the seconds it ran and what it cost, beside `estimate`'),
     consent_request: z
       .object(consentPreviewSchema.shape)

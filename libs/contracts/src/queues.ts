@@ -68,7 +68,7 @@ export const purgePayload = jobRef.extend({ keepOutputs: z.boolean().default(fal
 
 /** Periodic work (BullMQ job schedulers: one run per interval in the whole deployment); the job name is the task. */
 export const maintenancePayload = z.object({}).passthrough();
-export const MAINTENANCE_TASKS = ['heartbeat-monitor', 'reconcile', 'outbox-prune', 'webhook-prune', 'storage-prune', 'consent-expiry'] as const;
+export const MAINTENANCE_TASKS = ['heartbeat-monitor', 'reconcile', 'outbox-prune', 'webhook-prune', 'storage-prune', 'consent-expiry', 'spend-guard'] as const;
 export type MaintenanceTask = (typeof MAINTENANCE_TASKS)[number];
 
 export const QUEUE_PAYLOADS = {

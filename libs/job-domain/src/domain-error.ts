@@ -30,6 +30,7 @@ export type DomainErrorCode =
   | 'dataset_path_invalid'
   | 'provider_error'
   | 'consent_denied'
+  | 'cost_limit_exceeded'
   | 'consent_digest_mismatch'
   | 'consent_not_awaited'
   | 'unsupported';

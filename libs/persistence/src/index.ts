@@ -14,3 +14,4 @@ export * from './step-claim';
 export * from './service-instance.repository';
 export * from './database-errors';
 export * from './consent.repository';
+export * from './spend.repository';

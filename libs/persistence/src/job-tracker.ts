@@ -54,7 +54,8 @@ export class JobTracker {
         updatedAt: now,
         ...(req.claim !== undefined && !req.keepClaim ? { stepOwner: null, stepUntil: null } : {}),
         ...(req.to === 'running' && !job.startedAt ? { startedAt: now } : {}),
-        ...(terminal ? { finishedAt: now } : {}),
+        // An ended job holds no reservation: what it cost (cost_micros) is what counts against the limits.
+        ...(terminal ? { finishedAt: now, reservedMicros: 0n } : {}),
       },
     });
     if (count !== 1) return { applied: false, reason: 'lost_race', job };

@@ -3,6 +3,7 @@ import { NotFoundError, DomainError, isTerminal } from '@ct/job-domain';
 import type { Job, JobEvent, JobLog } from './generated/prisma/client';
 import type { PrismaClient, Prisma, Tx } from './prisma';
 import { enqueueInTx, publishInTx } from './outbox';
+import { SpendRepository } from './spend.repository';
 
 export type { Job, JobEvent, JobLog };
 
@@ -23,6 +24,10 @@ export interface NewJob {
   /** The cost estimate the submission was answered with, and its expected cost. */
   estimate?: Prisma.InputJsonValue | null;
   estimatedMicros?: bigint | null;
+  /** The submission's own maximum runtime. */
+  maxRuntimeS?: number | null;
+  /** Admission against the spending limits (only for jobs a provider bills): the estimate is reserved. */
+  spend?: { estimateMicros: bigint };
 }
 
 export interface JobFilter {
@@ -49,18 +54,24 @@ export class JobRepository {
       if (existing) return { job: existing, created: false };
     }
     try {
+      const { spend, ...row } = input;
       const job = await this.prisma.$transaction(async (tx) => {
         if (input.idempotencyKey) await this.releaseExpiredKey(tx, input);
+        const warnings = spend ? await new SpendRepository(this.prisma).admitInTx(tx, { orgId: input.orgId, provider: input.provider, estimateMicros: spend.estimateMicros }) : [];
         const job = await tx.job.create({
           data: {
-            ...input,
+            ...row,
+            reservedMicros: spend?.estimateMicros ?? 0n,
+            limitWarnings: warnings.length ? warnings.map((w) => ({ limit: w.limitId, message: w.message })) : undefined,
             // A JSON column takes "no value" as undefined (null would mean JSON null).
             estimate: input.estimate ?? undefined,
             idempotencyExpiresAt: input.idempotencyKey ? new Date(Date.now() + IDEMPOTENCY_TTL_MS) : null,
           },
         });
         const consent = input.consentDigest ? { consent: 'given_at_submission', by: input.createdByKeyId, digest: input.consentDigest, provider: input.provider } : undefined;
-        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: consent ? 'submitted with consent to upload the previewed datasets' : 'submitted', data: consent } });
+        const limits = warnings.length ? { spending_warnings: warnings.map((w) => w.message) } : {};
+        const data = consent || warnings.length ? { ...consent, ...limits } : undefined;
+        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: consent ? 'submitted with consent to upload the previewed datasets' : 'submitted', data } });
         await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: job.orgId });
         await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'pending', reason: 'submitted', at: job.createdAt.toISOString() });
         return job;

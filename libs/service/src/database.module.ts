@@ -1,9 +1,9 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { ArtifactRepository, ConsentRepository, createPrismaClient, JobRepository, JobTracker, OrgRepository, OutboxRepository, PrismaClient, ServiceInstanceRepository, WorkerRepository } from '@ct/persistence';
+import { ArtifactRepository, ConsentRepository, SpendRepository, createPrismaClient, JobRepository, JobTracker, OrgRepository, OutboxRepository, PrismaClient, ServiceInstanceRepository, WorkerRepository } from '@ct/persistence';
 import { PresenceService } from './presence.service';
 
 const DATABASE_POOL = Symbol('DATABASE_POOL');
-const REPOSITORIES = [JobRepository, JobTracker, ConsentRepository, WorkerRepository, OrgRepository, ArtifactRepository, OutboxRepository, ServiceInstanceRepository] as const;
+const REPOSITORIES = [JobRepository, JobTracker, ConsentRepository, SpendRepository, WorkerRepository, OrgRepository, ArtifactRepository, OutboxRepository, ServiceInstanceRepository] as const;
 
 /** One Prisma client per process, the repositories every service shares (plain classes over it), and the instance's presence. */
 @Global()

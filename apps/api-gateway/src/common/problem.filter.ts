@@ -36,6 +36,7 @@ export const PROBLEM_STATUS: Readonly<Record<ProblemCode, number>> = {
   provider_credentials_invalid: 422,
   dataset_path_invalid: 422,
   consent_denied: 422,
+  cost_limit_exceeded: 422,
   consent_digest_mismatch: 409,
   consent_not_awaited: 409,
   provider_error: 502,

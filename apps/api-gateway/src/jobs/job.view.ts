@@ -29,6 +29,13 @@ export function jobView(job: Job, pkg?: Package | null): JobView {
     output: job.outputPrefix ? { bucket: 'outputs', prefix: job.outputPrefix } : null,
     package: pkg ? { bucket: pkg.bucket, key: pkg.key, files: pkg.files, bytes: Number(pkg.bytes), archive_bytes: Number(pkg.archiveBytes), summary: pkg.summary as unknown as PackageSummary } : null,
     estimate: job.estimate as CostEstimateView | null,
+    spending: {
+      estimated_usd: job.estimatedMicros === null ? null : dollarsFromMicros(job.estimatedMicros),
+      reserved_usd: dollarsFromMicros(job.reservedMicros),
+      accrued_usd: dollarsFromMicros(job.costMicros),
+      settled_usd: job.finalizedAt ? dollarsFromMicros(job.costMicros) : null,
+      warnings: ((job.limitWarnings as Array<{ message: string }> | null) ?? []).map((w) => w.message),
+    },
     actual: isTerminal(job.status as JobStatus)
       ? { seconds: job.startedAt && job.finishedAt ? (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : null, cost_usd: dollarsFromMicros(job.costMicros) }
       : null,

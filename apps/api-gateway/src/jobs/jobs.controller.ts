@@ -18,7 +18,7 @@ import { eventView, logView } from './job.view';
 import { JobsService } from './jobs.service';
 import { openSse } from './sse';
 
-const SUBMIT_PROBLEMS = ['provider_unknown', 'provider_unavailable', 'provider_not_configured', 'consent_denied', 'dataset_path_outside_roots', 'dataset_path_missing', 'dataset_path_unreadable', 'dataset_symlink_escape', 'dataset_path_invalid'] as const;
+const SUBMIT_PROBLEMS = ['provider_unknown', 'provider_unavailable', 'provider_not_configured', 'consent_denied', 'cost_limit_exceeded', 'dataset_path_outside_roots', 'dataset_path_missing', 'dataset_path_unreadable', 'dataset_symlink_escape', 'dataset_path_invalid'] as const;
 
 @ApiTags('jobs')
 @ApiKeyAuth()

@@ -55,6 +55,9 @@ export class JobsService {
       consentDigest: body.consent_digest ?? null,
       estimate: estimate.view as object,
       estimatedMicros: estimate.expectedMicros,
+      maxRuntimeS: body.max_runtime_seconds ?? null,
+      // Only what a provider bills is admitted against the spending limits (the organisation's own GPUs cost nothing here).
+      ...(estimate.view.dollars_per_second > 0 ? { spend: { estimateMicros: estimate.expectedMicros ?? 0n } } : {}),
     });
     return { job: jobWithConfigView(job), created };
   }
