@@ -84,6 +84,8 @@ describe('WorkerAgent through gateway and storage outages', () => {
     await h.gw.comeBack();
     await h.until(ended('job-1'), 'completed reported');
     await h.until(() => h.gw.calls.slice(before).some((c) => c.path === '/api/workers/heartbeat'), 'heartbeats resumed');
+    // The agent says so once the answer is back, a moment after the gateway saw the call: wait for that, not for the call.
+    await h.until(() => h.logged('heartbeats delivered again').length > 0, 'the agent to notice heartbeats get through again');
     agent.stop('test over');
     await running;
     expect(kinds().filter((k) => k === 'completed')).toHaveLength(1);
