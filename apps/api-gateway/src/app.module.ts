@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { storageMasterKey, type GatewayEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
-import { PrismaClient, ProviderSettingsRepository, SecretBox, WebhookDeliveryRepository } from '@ct/persistence';
+import { PrismaClient, ProviderSettingsRepository, SchedulingRepository, SecretBox, WebhookDeliveryRepository } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
 import { ProviderRegistry } from '@ct/providers-core';
 import { QueueModule } from '@ct/queue';
@@ -14,6 +14,7 @@ import { ConsentController } from './consent/consent.controller';
 import { ConsentService } from './consent/consent.service';
 import { CostEstimator } from './costs/cost-estimator';
 import { CostsController } from './costs/costs.controller';
+import { SchedulingController } from './scheduling/scheduling.controller';
 import { DatasetRoots } from './jobs/dataset-roots';
 import { EventsController } from './events/events.controller';
 import { JobEventsHub } from './events/job-events.hub';
@@ -41,7 +42,7 @@ export class AppModule {
         DatabaseModule.forRoot(env.DATABASE_URL),
         QueueModule.forRoot({ service: 'api-gateway', redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX }),
       ],
-      controllers: [JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController, ProvidersController, WebhooksController, ConsentController, CostsController],
+      controllers: [JobsController, EventsController, WorkersAdminController, WorkerProtocolController, S3CredentialsController, ProvidersController, WebhooksController, ConsentController, CostsController, SchedulingController],
       providers: [
         { provide: GATEWAY_ENV, useValue: env },
         {
@@ -55,6 +56,7 @@ export class AppModule {
         JobEventsHub,
         JobsService,
         ConsentService,
+        { provide: SchedulingRepository, inject: [PrismaClient], useFactory: (prisma: PrismaClient) => new SchedulingRepository(prisma, env.PROVIDER_CONCURRENCY) },
         CostEstimator,
         DatasetRoots,
         WaitingReasons,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createLogger } from '@ct/logging';
-import { createPrismaClient, JobRepository, JobTracker, ProviderSettingsRepository, SecretBox, type PrismaClient } from '@ct/persistence';
-import { AdmitAllGate, ProviderRegistry, type ProviderDefinition, type ProviderPlugin, type RunResult } from '@ct/providers-core';
+import { createPrismaClient, JobRepository, JobTracker, ProviderSettingsRepository, SchedulingRepository, SecretBox, type PrismaClient } from '@ct/persistence';
+import { ProviderRegistry, type ProviderDefinition, type ProviderPlugin, type RunResult } from '@ct/providers-core';
 import { RetryLaterError } from '@ct/queue';
 import { createTestDatabase, makeOrg, newJobInput } from '@ct/testing';
 import { DispatchJobUseCase } from './dispatch-job.use-case';
@@ -46,7 +46,7 @@ describe('dispatch: two dispatchers given the same job', () => {
     const slow = slowProvider();
     const logger = createLogger('dispatch-test', 'silent');
     const registry = new ProviderRegistry([slow.definition], { settings: new ProviderSettingsRepository(prisma, new SecretBox('k'.repeat(64))), environment: {}, logger });
-    const replica = () => new DispatchJobUseCase(prisma, registry, new AdmitAllGate(), logger, 5_000);
+    const replica = () => new DispatchJobUseCase(prisma, registry, logger, new SchedulingRepository(prisma), 5_000);
 
     const first = replica().execute({ v: 1, jobId: job.id, orgId }, 'bull-1');
     await new Promise<void>((resolve) => {

@@ -1,15 +1,15 @@
 import type { QueuePayload } from '@ct/contracts';
 import { DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
 import type { Logger } from '@ct/logging';
-import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, StepClaim, type Job, type PrismaClient } from '@ct/persistence';
-import { jobForProvider, type PackageRef, type ProviderPlugin, type ProviderRegistry, type RunResult, type SchedulingGate } from '@ct/providers-core';
+import { ArtifactRepository, enqueueInTx, JobRepository, JobTracker, SchedulingRepository, StepClaim, type Job, type PrismaClient } from '@ct/persistence';
+import { jobForProvider, type PackageRef, type ProviderPlugin, type ProviderRegistry, type RunResult } from '@ct/providers-core';
 import { RetryLaterError } from '@ct/queue';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-const DISPATCHABLE: readonly JobStatus[] = ['packaging', 'uploading'];
+const DISPATCHABLE: readonly JobStatus[] = ['packaging', 'waiting', 'uploading'];
 
 /**
- * packaging → [uploading →] queued|running: ask the scheduling gate, enforce the provider's size limit
+ * packaging|waiting → [uploading →] queued|running: take a concurrency slot in queue order (or wait), enforce the provider's size limit
  * before anything leaves the machine, take the step's claim, hand the job to its plugin, and start
  * polling provider-run jobs. The claim is taken before any side effect: a second dispatcher given the
  * same job (a stalled queue item taken over) waits for it instead of calling the provider again.
@@ -19,7 +19,13 @@ export class DispatchJobUseCase {
   private readonly tracker: JobTracker;
   private readonly artifacts: ArtifactRepository;
 
-  constructor(private readonly prisma: PrismaClient, private readonly providers: ProviderRegistry, private readonly gate: SchedulingGate, private readonly logger: Logger, private readonly claimTtlMs = 15_000) {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly providers: ProviderRegistry,
+    private readonly logger: Logger,
+    private readonly scheduling: SchedulingRepository = new SchedulingRepository(prisma),
+    private readonly claimTtlMs = 15_000,
+  ) {
     this.jobs = new JobRepository(prisma);
     this.tracker = new JobTracker(prisma);
     this.artifacts = new ArtifactRepository(prisma);
@@ -38,9 +44,7 @@ export class DispatchJobUseCase {
       const job = claim.job;
       if (job.rewrittenDataloader === null) return;
       const plugin = await this.providers.forOrg(orgId, job.provider);
-      const decision = await this.gate.decide(jobForProvider(job));
-      if (decision.action === 'wait') throw new RetryLaterError(decision.retryAfterMs, decision.reason);
-      if (decision.action === 'reject') throw new DomainError('forbidden', decision.reason);
+      if (!job.admittedAt && !(await this.admit(claim))) return;
       const pkg = await this.artifacts.findPackage(orgId, jobId);
       const ref: PackageRef | null = pkg ? { bucket: pkg.bucket, key: pkg.key, archiveBytes: Number(pkg.archiveBytes) } : null;
       this.assertWithinLimit(plugin, ref?.archiveBytes ?? 0);
@@ -53,11 +57,32 @@ export class DispatchJobUseCase {
     }
   }
 
+  /**
+   * A concurrency slot, in queue order: false when the job must wait (it moves to `waiting`, saying why, and
+   * is woken when a slot frees). Waiting jobs this admission gave slots to beside it get their dispatch now.
+   */
+  private async admit(claim: StepClaim): Promise<boolean> {
+    const job = claim.job;
+    const a = await this.scheduling.admit(job.orgId, job.id, job.provider);
+    if (a.others.length) {
+      await this.prisma.$transaction(async (tx) => {
+        for (const o of a.others) await enqueueInTx(tx, 'dispatch', { v: 1, jobId: o.id, orgId: o.orgId }, `admitted-${Date.now()}`);
+      });
+    }
+    if (a.admitted) return true;
+    if (job.status === 'packaging') {
+      const moved = await this.tracker.transition({ orgId: job.orgId, jobId: job.id, to: 'waiting', from: ['packaging'], claim: claim.owner, reason: `waiting for a slot: ${a.reason ?? 'none free'}` });
+      if (moved.applied) claim.markEnded();
+    }
+    this.logger.info({ jobId: job.id, reason: a.reason }, 'job waits for a concurrency slot');
+    return false;
+  }
+
   private async dispatch(claim: StepClaim, plugin: ProviderPlugin, ref: PackageRef | null): Promise<void> {
     const { orgId, jobId } = claim.opts;
     let job = claim.job;
-    if (ref && plugin.capabilities.uploadsPackage && job.status === 'packaging') {
-      const moved = await this.tracker.transition({ orgId, jobId, to: 'uploading', from: ['packaging'], claim: claim.owner, keepClaim: true, reason: `uploading the ${mib(ref.archiveBytes)} archive to ${plugin.name}` });
+    if (ref && plugin.capabilities.uploadsPackage && (job.status === 'packaging' || job.status === 'waiting')) {
+      const moved = await this.tracker.transition({ orgId, jobId, to: 'uploading', from: ['packaging', 'waiting'], claim: claim.owner, keepClaim: true, reason: `uploading the ${mib(ref.archiveBytes)} archive to ${plugin.name}` });
       if (!moved.applied) return;
       job = moved.job;
     }

@@ -1,9 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { storageMasterKey, type DispatcherEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
-import { PrismaClient } from '@ct/persistence';
+import { PrismaClient, SchedulingRepository } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
-import { AdmitAllGate, ProviderRegistry } from '@ct/providers-core';
+import { ProviderRegistry } from '@ct/providers-core';
 import { QueueModule } from '@ct/queue';
 import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
 import type { StorageDriver } from '@ct/storage';
@@ -38,7 +38,7 @@ export class DispatcherModule {
         {
           provide: DispatchJobUseCase,
           inject: [PrismaClient, ProviderRegistry, LOGGER],
-          useFactory: (prisma: PrismaClient, registry: ProviderRegistry, logger: Logger) => new DispatchJobUseCase(prisma, registry, new AdmitAllGate(), logger),
+          useFactory: (prisma: PrismaClient, registry: ProviderRegistry, logger: Logger) => new DispatchJobUseCase(prisma, registry, logger, new SchedulingRepository(prisma, env.PROVIDER_CONCURRENCY)),
         },
         { provide: DISPATCHER_CONCURRENCY, useValue: env.DISPATCHER_CONCURRENCY },
         DispatchProcessor,

@@ -42,7 +42,19 @@ export class Reconciler {
   ) {}
 
   async run(stuckAfterMs: number): Promise<number> {
-    return (await this.redriveSteps(stuckAfterMs)) + (await this.restartPolls()) + (await this.redriveEnds(stuckAfterMs));
+    return (await this.redriveSteps(stuckAfterMs)) + (await this.restartPolls()) + (await this.redriveEnds(stuckAfterMs)) + (await this.wakeWaiting(stuckAfterMs));
+  }
+
+  /**
+   * Waiting jobs are woken when a slot frees (JobTracker); should that wake-up be lost, the first long-waiting
+   * job of each provider gets its dispatch again, and its admission fills whatever slots are free.
+   */
+  private async wakeWaiting(stuckAfterMs: number): Promise<number> {
+    const before = new Date(Date.now() - stuckAfterMs);
+    const firsts = await this.prisma.job.findMany({ where: { status: 'waiting', admittedAt: null, updatedAt: { lt: before } }, distinct: ['provider'], orderBy: [{ provider: 'asc' }, { priority: 'desc' }, { createdAt: 'asc' }], select: { id: true, orgId: true } });
+    let n = 0;
+    for (const j of firsts) if ((await this.producer.redrive('dispatch', { v: 1, jobId: j.id, orgId: j.orgId }, queueJobId('dispatch', j.id, 'wake'))) === 'added') n++;
+    return n;
   }
 
   /** Terminal jobs never finalized, deleted jobs never purged: their queue items were lost (Redis, a crash). */

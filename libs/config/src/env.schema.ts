@@ -42,6 +42,19 @@ const orgDatasetRoots = z
     }
   });
 
+/** The most jobs of each provider running at once in the whole deployment: JSON, provider → count (`{"replicate": 20}`). */
+const providerConcurrency = z
+  .string()
+  .default('{}')
+  .transform((v, ctx) => {
+    try {
+      return z.record(z.string().min(1).max(50), z.number().int().min(1).max(100_000)).parse(JSON.parse(v));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON like {"replicate": 20}' });
+      return z.NEVER;
+    }
+  });
+
 /** The dataset roots of one organisation: DATASET_ROOTS belongs to the default one, ORG_DATASET_ROOTS names the rest. */
 export function datasetRootsFor(env: { DATASET_ROOTS: string[]; ORG_DATASET_ROOTS: Record<string, string[]> }, orgSlug: string): string[] {
   const named = env.ORG_DATASET_ROOTS[orgSlug] ?? [];
@@ -67,6 +80,8 @@ export const gatewayEnv = commonEnv.extend({
   /** The default organisation's local datasets must live under one of these folders (comma or colon separated). */
   DATASET_ROOTS: datasetRoots,
   ORG_DATASET_ROOTS: orgDatasetRoots,
+  /** The deployment's concurrency per provider (the dispatcher enforces it; the gateway shows it in queue positions). */
+  PROVIDER_CONCURRENCY: providerConcurrency,
   /** How many times a job whose worker vanished is requeued before it fails. */
   WORKER_MAX_REQUEUES: z.coerce.number().int().min(0).max(100).default(1),
 });
@@ -95,6 +110,7 @@ export const dispatcherEnv = storageEnv.extend({
   ...publicUrl,
   DISPATCHER_PORT: port(8003),
   DISPATCHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  PROVIDER_CONCURRENCY: providerConcurrency,
 });
 
 /** The poller also prunes storage (abandoned multipart uploads, temporary files) and purges deleted jobs' objects. */

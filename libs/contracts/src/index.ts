@@ -11,3 +11,4 @@ export * from './storage-http';
 export * from './service-http';
 export * from './consent-http';
 export * from './cost-http';
+export * from './scheduling-http';

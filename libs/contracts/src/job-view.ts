@@ -66,6 +66,8 @@ export const jobSchema = responseSchema(
       .describe('the packaged datasets (`GET /api/cloud/jobs/{id}` only)'),
     // Copies of the named schemas: OpenAPI 3.0 cannot make a $ref nullable.
     estimate: z.object(costEstimateSchema.shape).nullable().describe('the cost estimate the job was submitted with (as `POST /api/cloud/cost-estimate` answers it)'),
+    priority: z.number().int(),
+    waiting_reason: z.string().nullable().describe('while `waiting` (for a concurrency slot), or `queued` with no worker able to take it: why'),
     spending: jobSpendingSchema,
     actual: costActualSchema.nullable().describe('once ended: the seconds it ran and what it cost, beside `estimate`'),
     consent_request: z
@@ -97,7 +99,6 @@ export const artifactSchema = z.object({ bucket: z.string(), key: z.string(), si
 export const jobDetailSchema = responseSchema(
   'JobDetail',
   jobWithConfigSchema.extend({
-    waiting_reason: z.string().optional().describe('why a queued job has no worker yet, in words a user can act on'),
     artifacts: z.array(artifactSchema),
   }),
 );

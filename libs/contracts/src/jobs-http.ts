@@ -46,6 +46,7 @@ export const submitJobBodySchema = requestSchema(
       worker_requirements: workerRequirementsSchema.optional(),
       hardware_profile: z.string().max(50).optional(),
       idempotency_key: z.string().min(1).max(200).optional().describe('like the Idempotency-Key header, which wins'),
+      priority: z.number().int().min(1).max(10).optional().describe("1-10, higher runs sooner (the organisation's default when left out)"),
       max_runtime_seconds: z.number().int().min(1).max(30 * 86_400).optional().describe('cancel the run if it takes longer (also a per-provider maximum: PUT /api/cloud/cost-limits)'),
       consent_digest: z
         .string()

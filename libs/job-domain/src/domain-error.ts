@@ -31,6 +31,7 @@ export type DomainErrorCode =
   | 'provider_error'
   | 'consent_denied'
   | 'cost_limit_exceeded'
+  | 'job_not_waiting'
   | 'consent_digest_mismatch'
   | 'consent_not_awaited'
   | 'unsupported';

@@ -6,6 +6,7 @@ export const JOB_STATUSES = [
   'pending',
   'packaging',
   'awaiting_consent',
+  'waiting',
   'uploading',
   'queued',
   'running',
@@ -24,9 +25,12 @@ export const ACTIVE_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
 const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   pending: ['packaging', 'failed', 'cancelled'],
   // packaging -> awaiting_consent: the scan found data that would leave the user's infrastructure, not yet consented to.
-  packaging: ['awaiting_consent', 'uploading', 'queued', 'failed', 'cancelled'],
+  // packaging -> waiting: packaged, but no concurrency slot is free (or others are ahead in the queue).
+  packaging: ['awaiting_consent', 'waiting', 'uploading', 'queued', 'failed', 'cancelled'],
   // Confirmed: back to pending, and the packager scans again (a consent holds only for what was shown).
   awaiting_consent: ['pending', 'failed', 'cancelled'],
+  // Admitted to a slot: handed to the provider like a job that never waited.
+  waiting: ['uploading', 'queued', 'failed', 'cancelled'],
   // uploading -> running: a recovering dispatcher adopts a provider run that already started.
   uploading: ['queued', 'running', 'failed', 'cancelled'],
   // queued -> queued is not a transition; a requeue goes running -> queued.

@@ -15,3 +15,4 @@ export * from './service-instance.repository';
 export * from './database-errors';
 export * from './consent.repository';
 export * from './spend.repository';
+export * from './scheduling.repository';

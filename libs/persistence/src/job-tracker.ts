@@ -64,6 +64,11 @@ export class JobTracker {
     });
     await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: req.to, reason: req.reason, at: now.toISOString() });
     if (terminal) await enqueueInTx(tx, 'finalize', { v: 1, jobId: job.id, orgId: job.orgId });
+    if (terminal && job.admittedAt) {
+      // A slot was freed: wake the dispatch of a job waiting for this provider; its admission fills every free slot in queue order.
+      const next = await tx.job.findFirst({ where: { provider: job.provider, status: 'waiting', admittedAt: null }, orderBy: [{ priority: 'desc' }, { createdAt: 'asc' }], select: { id: true, orgId: true } });
+      if (next) await enqueueInTx(tx, 'dispatch', { v: 1, jobId: next.id, orgId: next.orgId }, `wake-${job.id}`);
+    }
     const updated = await tx.job.findFirstOrThrow({ where: { id: job.id } });
     return { applied: true, job: updated };
   }

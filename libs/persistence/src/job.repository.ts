@@ -26,6 +26,7 @@ export interface NewJob {
   estimatedMicros?: bigint | null;
   /** The submission's own maximum runtime. */
   maxRuntimeS?: number | null;
+  priority?: number;
   /** Admission against the spending limits (only for jobs a provider bills): the estimate is reserved. */
   spend?: { estimateMicros: bigint };
 }

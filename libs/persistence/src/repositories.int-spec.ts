@@ -129,6 +129,20 @@ describe('repositories on real Postgres', () => {
     expect(stale.applied).toBe(false);
   });
 
+  it('lets workers claim in queue order: higher priority first, then submission; a long wait ages a job ahead', async () => {
+    const a = await makeOrg(prisma);
+    const low = await queuedJob(a.orgId, { priority: 1 });
+    const high = await queuedJob(a.orgId, { priority: 9 });
+    const mid = await queuedJob(a.orgId, { priority: 5 });
+    const old = await queuedJob(a.orgId, { priority: 2 });
+    // Waited 2 hours: 2 + 12 aging steps of 10 minutes puts it ahead of everything fresh.
+    await prisma.job.update({ where: { id: old.id }, data: { createdAt: new Date(Date.now() - 2 * 3_600_000) } });
+    const w = (await workers.create(a.orgId, 'orderly', [])).worker;
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) order.push((await workers.claim(w, 30_000, SELF_HOSTED))!.job.id);
+    expect(order).toEqual([old.id, high.id, mid.id, low.id]);
+  });
+
   it('only gives a job to a worker with its labels and enough GPU memory, both as the admin set them', async () => {
     const a = await makeOrg(prisma);
     await queuedJob(a.orgId, { requirements: { labels: ['a100'], min_gpu_memory_gib: 40 } });

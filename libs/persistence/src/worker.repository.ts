@@ -3,6 +3,7 @@ import type { WorkerCommand } from '@ct/contracts';
 import type { Job, Worker, WorkerLease } from './generated/prisma/client';
 import type { PrismaClient, Tx } from './prisma';
 import { JobTracker } from './job-tracker';
+import { SCHEDULING_ORDER } from './scheduling.repository';
 import { generateToken, hashToken } from './tokens';
 
 export type { Worker, WorkerLease };
@@ -142,7 +143,7 @@ export class WorkerRepository {
         WHERE org_id = ${worker.orgId} AND status = 'queued' AND provider = ANY(${[...providers]}::text[])
           AND COALESCE(requirements->'labels', '[]'::jsonb) <@ to_jsonb(${worker.labels}::text[])
           AND COALESCE((requirements->>'min_gpu_memory_gib')::numeric, 0) <= ${maxGpuGiB}
-        ORDER BY created_at, id
+        ORDER BY ${SCHEDULING_ORDER}
         FOR UPDATE SKIP LOCKED
         LIMIT 1`;
       const row = rows[0];

@@ -37,6 +37,7 @@ export const PROBLEM_STATUS: Readonly<Record<ProblemCode, number>> = {
   dataset_path_invalid: 422,
   consent_denied: 422,
   cost_limit_exceeded: 422,
+  job_not_waiting: 409,
   consent_digest_mismatch: 409,
   consent_not_awaited: 409,
   provider_error: 502,

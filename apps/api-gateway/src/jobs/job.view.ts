@@ -29,6 +29,8 @@ export function jobView(job: Job, pkg?: Package | null): JobView {
     output: job.outputPrefix ? { bucket: 'outputs', prefix: job.outputPrefix } : null,
     package: pkg ? { bucket: pkg.bucket, key: pkg.key, files: pkg.files, bytes: Number(pkg.bytes), archive_bytes: Number(pkg.archiveBytes), summary: pkg.summary as unknown as PackageSummary } : null,
     estimate: job.estimate as CostEstimateView | null,
+    priority: job.priority,
+    waiting_reason: job.status === 'waiting' ? job.waitingReason : null,
     spending: {
       estimated_usd: job.estimatedMicros === null ? null : dollarsFromMicros(job.estimatedMicros),
       reserved_usd: dollarsFromMicros(job.reservedMicros),

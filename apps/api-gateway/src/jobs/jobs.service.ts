@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_STATUSES, DomainError, isTerminal, type JobStatus } from '@ct/job-domain';
 import type { GatewayEnv } from '@ct/config';
 import type { JobDetailView, JobList, JobView, JobWithConfigView, ListJobsQuery, SubmitJobBody } from '@ct/contracts';
-import { ArtifactRepository, JobRepository, JobTracker, type Principal } from '@ct/persistence';
+import { ArtifactRepository, JobRepository, JobTracker, SchedulingRepository, type Principal } from '@ct/persistence';
 import { assertDataloaderPaths, localDatasetsOf, resolveDatasetDir } from '@ct/packaging';
 import { ProviderRegistry } from '@ct/providers-core';
 import { ConsentService } from '../consent/consent.service';
@@ -25,6 +25,7 @@ export class JobsService {
     private readonly roots: DatasetRoots,
     private readonly consent: ConsentService,
     private readonly estimator: CostEstimator,
+    private readonly scheduling: SchedulingRepository,
   ) {}
 
   async submit(p: Principal, body: SubmitJobBody, providerParam: string | undefined, headerKey: string | undefined): Promise<{ job: JobWithConfigView; created: boolean }> {
@@ -56,6 +57,7 @@ export class JobsService {
       estimate: estimate.view as object,
       estimatedMicros: estimate.expectedMicros,
       maxRuntimeS: body.max_runtime_seconds ?? null,
+      priority: body.priority ?? (await this.scheduling.settings(p.orgId)).defaultPriority,
       // Only what a provider bills is admitted against the spending limits (the organisation's own GPUs cost nothing here).
       ...(estimate.view.dollars_per_second > 0 ? { spend: { estimateMicros: estimate.expectedMicros ?? 0n } } : {}),
     });

@@ -2,4 +2,3 @@ export * from './provider.plugin';
 export * from './provider.definition';
 export * from './provider.registry';
 export * from './provider-events';
-export * from './scheduling-gate';

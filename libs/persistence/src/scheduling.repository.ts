@@ -1,0 +1,130 @@
+import { Prisma } from './generated/prisma/client';
+import type { PrismaClient, Tx } from './prisma';
+
+export const PRIORITY_MIN = 1;
+export const PRIORITY_MAX = 10;
+/**
+ * Aging: a waiting job's effective priority grows by one for every this many seconds it has waited, so
+ * nothing starves; a priority-1 job is ahead of any fresh submission after at most (10 − 1) × 10 min.
+ */
+export const AGING_SECONDS = 600;
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+/** The queue's order, everywhere (dispatch and worker claims): effective priority, then submission. */
+export const SCHEDULING_ORDER = Prisma.sql`(priority + floor(extract(epoch from (now() - created_at)) / ${AGING_SECONDS}))::int DESC, created_at, id`;
+
+export interface ConcurrencySettings {
+  defaultPriority: number;
+  limits: Array<{ provider: string; maxJobs: number }>;
+}
+
+export interface Admission {
+  admitted: boolean;
+  /** Other waiting jobs this pass gave a slot: their dispatch step must be woken. */
+  others: Array<{ id: string; orgId: string }>;
+  /** Why the job waits, when it was not admitted. */
+  reason: string | null;
+}
+
+/**
+ * Concurrency limits that gate dispatch, in priority order with aging. A job holds a slot from its
+ * admission (`admitted_at`) until it ends. Admission fills the free slots of a provider in queue order under
+ * that provider's lock, so two dispatchers never hand out one slot twice; a job that ends wakes the dispatch
+ * of a waiting one (JobTracker), which fills the freed slot: nothing waits on a timer.
+ */
+export class SchedulingRepository {
+  /** `globalLimits`: the most jobs of each provider running at once in the whole deployment (PROVIDER_CONCURRENCY). */
+  constructor(private readonly prisma: PrismaClient, private readonly globalLimits: Readonly<Record<string, number>> = {}) {}
+
+  async settings(orgId: string): Promise<ConcurrencySettings> {
+    const [org, limits] = await Promise.all([
+      this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { defaultPriority: true } }),
+      this.prisma.concurrencyLimit.findMany({ where: { orgId }, orderBy: { provider: 'asc' } }),
+    ]);
+    return { defaultPriority: org.defaultPriority, limits: limits.map((l) => ({ provider: l.provider, maxJobs: l.maxJobs })) };
+  }
+
+  async replaceSettings(orgId: string, s: ConcurrencySettings): Promise<ConcurrencySettings> {
+    await this.prisma.$transaction(async (tx) => {
+      await tx.organization.update({ where: { id: orgId }, data: { defaultPriority: s.defaultPriority } });
+      await tx.concurrencyLimit.deleteMany({ where: { orgId } });
+      if (s.limits.length) await tx.concurrencyLimit.createMany({ data: s.limits.map((l) => ({ orgId, ...l })) });
+    });
+    return this.settings(orgId);
+  }
+
+  /** Admission of one job (being dispatched) and of whichever waiting jobs of its provider fit beside it. */
+  async admit(orgId: string, jobId: string, provider: string): Promise<Admission> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`ct:schedule:${provider}`}))`;
+      const global = this.globalLimits[provider];
+      const orgLimits = await tx.concurrencyLimit.findMany({ where: { provider: { in: [provider, '*'] } } });
+      if (global === undefined && orgLimits.length === 0) {
+        await tx.job.updateMany({ where: { id: jobId, orgId, admittedAt: null }, data: { admittedAt: new Date(), waitingReason: null } });
+        return { admitted: true, others: [], reason: null };
+      }
+      const candidates = await tx.$queryRaw<Array<{ id: string; org_id: string }>>`
+        SELECT id, org_id FROM jobs
+        WHERE provider = ${provider} AND admitted_at IS NULL AND (status = 'waiting' OR id = ${jobId})
+        ORDER BY ${SCHEDULING_ORDER} LIMIT 1000`;
+      const inUse = await this.inUse(tx, provider, orgLimits.some((l) => l.provider === '*'));
+      const limitOf = (org: string, p: string) => orgLimits.find((l) => l.orgId === org && l.provider === p)?.maxJobs;
+      const admitted: Array<{ id: string; orgId: string }> = [];
+      const reasons = new Map<string, string>();
+      let ahead = 0;
+      for (const c of candidates) {
+        const own = limitOf(c.org_id, provider);
+        const all = limitOf(c.org_id, '*');
+        const mine = inUse.byOrg.get(c.org_id) ?? 0;
+        const mineAll = inUse.allByOrg.get(c.org_id) ?? 0;
+        let why: string | null = null;
+        if (global !== undefined && inUse.total >= global) why = `${inUse.total} of ${global} ${provider} slots in use`;
+        else if (own !== undefined && mine >= own) why = `your organisation's ${mine} of ${own} ${provider} slots in use`;
+        else if (all !== undefined && mineAll >= all) why = `your organisation's ${mineAll} of ${all} slots (all providers) in use`;
+        if (why === null) {
+          admitted.push({ id: c.id, orgId: c.org_id });
+          inUse.total++;
+          inUse.byOrg.set(c.org_id, mine + 1);
+          inUse.allByOrg.set(c.org_id, mineAll + 1);
+          continue;
+        }
+        reasons.set(c.id, `${why}; ${ahead === 0 ? 'next in line' : `${ahead} ahead of you`}`);
+        ahead++;
+      }
+      if (admitted.length) await tx.job.updateMany({ where: { id: { in: admitted.map((a) => a.id) } }, data: { admittedAt: new Date(), waitingReason: null } });
+      for (const [id, reason] of reasons) await tx.job.updateMany({ where: { id, admittedAt: null }, data: { waitingReason: reason } });
+      return { admitted: admitted.some((a) => a.id === jobId), others: admitted.filter((a) => a.id !== jobId), reason: reasons.get(jobId) ?? null };
+    });
+  }
+
+  /** Where a job stands: its place among the provider's waiting jobs, and the slots. */
+  async position(orgId: string, jobId: string): Promise<{ status: string; provider: string; position: number | null; waiting: number; inUse: number; limit: number | null; reason: string | null } | null> {
+    const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId, deletedAt: null }, select: { status: true, provider: true, waitingReason: true, admittedAt: true } });
+    if (!job) return null;
+    const order = await this.prisma.$queryRaw<Array<{ id: string }>>`
+      SELECT id FROM jobs WHERE provider = ${job.provider} AND status = 'waiting' AND admitted_at IS NULL ORDER BY ${SCHEDULING_ORDER} LIMIT 10000`;
+    const index = order.findIndex((r) => r.id === jobId);
+    const [{ n } = { n: 0n }] = await this.prisma.$queryRaw<Array<{ n: bigint }>>`
+      SELECT count(*)::bigint AS n FROM jobs WHERE provider = ${job.provider} AND admitted_at IS NOT NULL AND status <> ALL(${TERMINAL}::text[])`;
+    const own = await this.prisma.concurrencyLimit.findUnique({ where: { orgId_provider: { orgId, provider: job.provider } } });
+    const limits = [this.globalLimits[job.provider], own?.maxJobs].filter((x): x is number => x !== undefined);
+    return { status: job.status, provider: job.provider, position: index >= 0 ? index + 1 : null, waiting: order.length, inUse: Number(n), limit: limits.length ? Math.min(...limits) : null, reason: job.waitingReason };
+  }
+
+  private async inUse(tx: Tx, provider: string, allProviders: boolean) {
+    const rows = await tx.$queryRaw<Array<{ org_id: string; provider: string; n: bigint }>>`
+      SELECT org_id, provider, count(*)::bigint AS n FROM jobs
+      WHERE admitted_at IS NOT NULL AND status <> ALL(${TERMINAL}::text[]) AND (${allProviders} OR provider = ${provider})
+      GROUP BY org_id, provider`;
+    const byOrg = new Map<string, number>();
+    const allByOrg = new Map<string, number>();
+    let total = 0;
+    for (const r of rows) {
+      allByOrg.set(r.org_id, (allByOrg.get(r.org_id) ?? 0) + Number(r.n));
+      if (r.provider !== provider) continue;
+      byOrg.set(r.org_id, Number(r.n));
+      total += Number(r.n);
+    }
+    return { total, byOrg, allByOrg };
+  }
+}
