@@ -117,8 +117,9 @@ async function main() {
   // ---- C: freed slots ----
   // Two worker jobs take the two slots: submitting them runs admission, which fills both slots in queue order.
   for (let i = 0; i < 2; i++) if ((await api('/api/cloud/jobs', { method: 'POST', body: JSON.stringify({ provider: 'worker', config: {}, worker_requirements: { labels: ['nobody'] } }) })).status !== 202) throw new Error('worker submit');
-  const admittedCount = async () => Number((await pg.query(`SELECT count(*) AS n FROM jobs WHERE provider = 'worker' AND admitted_at IS NOT NULL AND status NOT IN ('completed','failed','cancelled')`)).rows[0].n);
-  for (let i = 0; i < 200 && (await admittedCount()) < 2; i++) await sleep(50);
+  const holding = async () => Number((await pg.query(`SELECT count(*) AS n FROM jobs WHERE provider = 'worker' AND admitted_at IS NOT NULL AND status = 'queued'`)).rows[0].n);
+  for (let i = 0; i < 400 && (await holding()) < 2; i++) await sleep(50);
+  if ((await holding()) < 2) throw new Error('the two worker slots were not filled within 20 s');
   const C = [];
   for (let i = 0; i < FREES; i++) {
     const { rows: [held] } = await pg.query(`SELECT id FROM jobs WHERE provider = 'worker' AND admitted_at IS NOT NULL AND status = 'queued' ORDER BY admitted_at LIMIT 1`);
@@ -134,6 +135,8 @@ async function main() {
     }
     if (!admitted) throw new Error('the freed slot was not filled within 2 s');
     C.push(admitted.getTime() - freedAt.getTime());
+    // The next round cancels a job that holds its slot with the provider (queued), not one still being dispatched.
+    for (let w = 0; w < 400 && (await holding()) < 2; w++) await sleep(5);
   }
   say(`C done: ${C.length} freed slots`);
 

@@ -57,7 +57,8 @@ describe('scheduling', () => {
     await eventually(async () => (await prisma.job.count({ where: { id: { in: waiting.map((w) => w.id as string) }, status: 'waiting' } })) === 8, 30_000, 'all eight to wait');
     const first = await getJob(t, waiting[2]!.id as string);
     expect(first).toMatchObject({ status: 'waiting', priority: 9 });
-    expect(first.waiting_reason).toMatch(/2 of 2 replicate slots in use/);
+    expect(first.waiting_reason).toMatch(/2 of 2 replicate slots in use; next in line$/);
+    expect((await getJob(t, waiting[7]!.id as string)).waiting_reason).toMatch(/; 7 ahead of you$/);
     const pos = await json(await t.api(`/api/queue/position/${waiting[2]!.id as string}`));
     expect(pos).toMatchObject({ status: 'waiting', position: 1, waiting: 8, slots_in_use: 2, slots: 2 });
     expect((await json(await t.api(`/api/queue/position/${waiting[7]!.id as string}`))).position).toBe(8);

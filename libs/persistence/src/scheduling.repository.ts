@@ -70,15 +70,15 @@ export class SchedulingRepository {
       const inUse = await this.inUse(tx, provider, orgLimits.some((l) => l.provider === '*'));
       const limitOf = (org: string, p: string) => orgLimits.find((l) => l.orgId === org && l.provider === p)?.maxJobs;
       const admitted: Array<{ id: string; orgId: string }> = [];
-      const reasons = new Map<string, string>();
-      let ahead = 0;
+      let reason: string | null = null;
       for (const c of candidates) {
         const own = limitOf(c.org_id, provider);
         const all = limitOf(c.org_id, '*');
         const mine = inUse.byOrg.get(c.org_id) ?? 0;
         const mineAll = inUse.allByOrg.get(c.org_id) ?? 0;
+        const full = global !== undefined && inUse.total >= global;
         let why: string | null = null;
-        if (global !== undefined && inUse.total >= global) why = `${inUse.total} of ${global} ${provider} slots in use`;
+        if (full) why = `${inUse.total} of ${global} ${provider} slots in use`;
         else if (own !== undefined && mine >= own) why = `your organisation's ${mine} of ${own} ${provider} slots in use`;
         else if (all !== undefined && mineAll >= all) why = `your organisation's ${mineAll} of ${all} slots (all providers) in use`;
         if (why === null) {
@@ -88,12 +88,15 @@ export class SchedulingRepository {
           inUse.allByOrg.set(c.org_id, mineAll + 1);
           continue;
         }
-        reasons.set(c.id, `${why}; ${ahead === 0 ? 'next in line' : `${ahead} ahead of you`}`);
-        ahead++;
+        if (c.id === jobId) reason = why;
+        // Nothing further can fit once the provider is full and this job's answer is known.
+        if (full && (reason !== null || admitted.some((a) => a.id === jobId))) break;
       }
+      // Only this job's reason is written (how many are ahead is read live: position()); rewriting every waiting job's made each pass O(waiting).
+      if (reason !== null) await tx.job.updateMany({ where: { id: jobId, admittedAt: null }, data: { waitingReason: reason } });
       if (admitted.length) await tx.job.updateMany({ where: { id: { in: admitted.map((a) => a.id) } }, data: { admittedAt: new Date(), waitingReason: null } });
-      for (const [id, reason] of reasons) await tx.job.updateMany({ where: { id, admittedAt: null }, data: { waitingReason: reason } });
-      return { admitted: admitted.some((a) => a.id === jobId), others: admitted.filter((a) => a.id !== jobId), reason: reasons.get(jobId) ?? null };
+      const self = admitted.some((a) => a.id === jobId);
+      return { admitted: self, others: admitted.filter((a) => a.id !== jobId), reason: self ? null : (reason ?? `more than ${candidates.length} ${provider} jobs ahead`) };
     });
   }
 
@@ -101,14 +104,23 @@ export class SchedulingRepository {
   async position(orgId: string, jobId: string): Promise<{ status: string; provider: string; position: number | null; waiting: number; inUse: number; limit: number | null; reason: string | null } | null> {
     const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId, deletedAt: null }, select: { status: true, provider: true, waitingReason: true, admittedAt: true } });
     if (!job) return null;
-    const order = await this.prisma.$queryRaw<Array<{ id: string }>>`
-      SELECT id FROM jobs WHERE provider = ${job.provider} AND status = 'waiting' AND admitted_at IS NULL ORDER BY ${SCHEDULING_ORDER} LIMIT 10000`;
-    const index = order.findIndex((r) => r.id === jobId);
+    // How many waiting jobs are ahead in the queue's order, counted (no list of 10,000 ids read back).
+    const [counts] = await this.prisma.$queryRaw<Array<{ ahead: bigint | null; waiting: bigint }>>`
+      WITH q AS (
+        SELECT id, created_at, (priority + floor(extract(epoch from (now() - created_at)) / ${AGING_SECONDS}))::int AS eff
+        FROM jobs WHERE provider = ${job.provider} AND status = 'waiting' AND admitted_at IS NULL
+      ), me AS (SELECT * FROM q WHERE id = ${jobId})
+      SELECT (SELECT count(*) FROM q, me WHERE q.eff > me.eff OR (q.eff = me.eff AND (q.created_at, q.id) < (me.created_at, me.id)))
+               + CASE WHEN EXISTS (SELECT 1 FROM me) THEN 0 ELSE NULL END AS ahead,
+             (SELECT count(*) FROM q) AS waiting`;
+    const ahead = counts?.ahead ?? null;
     const [{ n } = { n: 0n }] = await this.prisma.$queryRaw<Array<{ n: bigint }>>`
       SELECT count(*)::bigint AS n FROM jobs WHERE provider = ${job.provider} AND admitted_at IS NOT NULL AND status <> ALL(${TERMINAL}::text[])`;
     const own = await this.prisma.concurrencyLimit.findUnique({ where: { orgId_provider: { orgId, provider: job.provider } } });
     const limits = [this.globalLimits[job.provider], own?.maxJobs].filter((x): x is number => x !== undefined);
-    return { status: job.status, provider: job.provider, position: index >= 0 ? index + 1 : null, waiting: order.length, inUse: Number(n), limit: limits.length ? Math.min(...limits) : null, reason: job.waitingReason };
+    return { status: job.status, provider: job.provider, position: ahead === null ? null : Number(ahead) + 1, waiting: Number(counts?.waiting ?? 0), inUse: Number(n), limit: limits.length ? Math.min(...limits) : null,
+      reason: job.waitingReason && ahead !== null ? `${job.waitingReason}; ${ahead === 0n ? 'next in line' : `${ahead} ahead of you`}` : job.waitingReason,
+    };
   }
 
   private async inUse(tx: Tx, provider: string, allProviders: boolean) {

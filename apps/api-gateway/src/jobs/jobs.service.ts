@@ -83,7 +83,10 @@ export class JobsService {
     const pkg = await this.artifacts.findPackage(p.orgId, id);
     const artifacts = await this.artifacts.listArtifacts(p.orgId, id);
     const def = this.providers.definition(job.provider);
-    const waiting = job.status === 'queued' && def.capabilities.workerClaimed ? await this.waiting.whyQueued(job) : null;
+    const waiting =
+      job.status === 'queued' && def.capabilities.workerClaimed ? await this.waiting.whyQueued(job)
+      : job.status === 'waiting' ? ((await this.scheduling.position(p.orgId, id))?.reason ?? null)
+      : null;
     return {
       ...jobWithConfigView(job, pkg),
       ...(waiting ? { waiting_reason: waiting } : {}),
