@@ -98,10 +98,11 @@ export class PackageJobUseCase {
   private async admit(job: Job, plan: PackagePlan, claim: StepClaim): Promise<boolean> {
     // Fresh: a setting changed a moment ago (e.g. workers counted as outside) applies to this job.
     const plugin = await this.providers.forOrg(job.orgId, job.provider, { fresh: true });
+    if (!plugin.capabilities.dataLeavesInfrastructure) return true;
     const setting = await this.consent.setting(job.orgId);
     const preview = consentPreviewOf(job.provider, plan);
     const decision = decideConsent({
-      mode: setting.mode, provider: job.provider, applies: plugin.capabilities.dataLeavesInfrastructure,
+      mode: setting.mode, provider: job.provider, applies: true,
       files: plan.files, bytes: plan.bytes, digest: preview.digest, consentedDigest: job.consentDigest,
     });
     if (decision.action === 'admit') {

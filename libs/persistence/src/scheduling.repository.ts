@@ -36,6 +36,10 @@ export class SchedulingRepository {
   /** `globalLimits`: the most jobs of each provider running at once in the whole deployment (PROVIDER_CONCURRENCY). */
   constructor(private readonly prisma: PrismaClient, private readonly globalLimits: Readonly<Record<string, number>> = {}) {}
 
+  async defaultPriority(orgId: string): Promise<number> {
+    return (await this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { defaultPriority: true } })).defaultPriority;
+  }
+
   async settings(orgId: string): Promise<ConcurrencySettings> {
     const [org, limits] = await Promise.all([
       this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { defaultPriority: true } }),
@@ -55,6 +59,11 @@ export class SchedulingRepository {
 
   /** Admission of one job (being dispatched) and of whichever waiting jobs of its provider fit beside it. */
   async admit(orgId: string, jobId: string, provider: string): Promise<Admission> {
+    // No limit on this provider at all (the common case): admission is one update, no lock.
+    if (this.globalLimits[provider] === undefined && (await this.prisma.concurrencyLimit.count({ where: { provider: { in: [provider, '*'] } } })) === 0) {
+      await this.prisma.job.updateMany({ where: { id: jobId, orgId, admittedAt: null }, data: { admittedAt: new Date(), waitingReason: null } });
+      return { admitted: true, others: [], reason: null };
+    }
     return this.prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`ct:schedule:${provider}`}))`;
       const global = this.globalLimits[provider];

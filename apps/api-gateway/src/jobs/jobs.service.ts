@@ -57,7 +57,7 @@ export class JobsService {
       estimate: estimate.view as object,
       estimatedMicros: estimate.expectedMicros,
       maxRuntimeS: body.max_runtime_seconds ?? null,
-      priority: body.priority ?? (await this.scheduling.settings(p.orgId)).defaultPriority,
+      priority: body.priority ?? (await this.scheduling.defaultPriority(p.orgId)),
       // Only what a provider bills is admitted against the spending limits (the organisation's own GPUs cost nothing here).
       ...(estimate.view.dollars_per_second > 0 ? { spend: { estimateMicros: estimate.expectedMicros ?? 0n } } : {}),
     });
