@@ -2,11 +2,11 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { storageMasterKey, type GatewayEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
-import { PrismaClient, ProviderSettingsRepository, SchedulingRepository, SecretBox, WebhookDeliveryRepository } from '@ct/persistence';
+import { OrgRepository, PrismaClient, ProviderSettingsRepository, SchedulingRepository, SecretBox, WebhookDeliveryRepository } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
 import { ProviderRegistry } from '@ct/providers-core';
 import { QueueModule } from '@ct/queue';
-import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetrics, ServiceModule } from '@ct/service';
+import { DatabaseModule, DatasetRoots, POSTGRES_AND_REDIS, LOGGER, Metrics, providerCallMetrics, ServiceModule } from '@ct/service';
 import { AuthGuard } from './common/auth';
 import { ProblemFilter } from './common/problem.filter';
 import { Shutdown } from './common/shutdown';
@@ -15,7 +15,6 @@ import { ConsentService } from './consent/consent.service';
 import { CostEstimator } from './costs/cost-estimator';
 import { CostsController } from './costs/costs.controller';
 import { SchedulingController } from './scheduling/scheduling.controller';
-import { DatasetRoots } from './jobs/dataset-roots';
 import { EventsController } from './events/events.controller';
 import { JobEventsHub } from './events/job-events.hub';
 import { GATEWAY_ENV } from './infra.tokens';
@@ -58,7 +57,7 @@ export class AppModule {
         ConsentService,
         { provide: SchedulingRepository, inject: [PrismaClient], useFactory: (prisma: PrismaClient) => new SchedulingRepository(prisma, env.PROVIDER_CONCURRENCY) },
         CostEstimator,
-        DatasetRoots,
+        { provide: DatasetRoots, inject: [OrgRepository], useFactory: (orgs: OrgRepository) => new DatasetRoots(env, orgs) },
         WaitingReasons,
         Shutdown,
         { provide: APP_GUARD, useClass: AuthGuard },

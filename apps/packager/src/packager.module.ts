@@ -1,11 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { datasetRootsFor, storageMasterKey, type PackagerEnv } from '@ct/config';
+import { storageMasterKey, type PackagerEnv } from '@ct/config';
 import type { Logger } from '@ct/logging';
 import { OrgRepository, PrismaClient } from '@ct/persistence';
 import { createProviderRegistry } from '@ct/providers-catalog';
 import { ProviderRegistry } from '@ct/providers-core';
 import { QueueModule } from '@ct/queue';
-import { DatabaseModule, POSTGRES_AND_REDIS, LOGGER, Metrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
+import { DatabaseModule, DatasetRoots, POSTGRES_AND_REDIS, LOGGER, Metrics, ServiceModule, STORAGE_DRIVER, StorageDriverModule } from '@ct/service';
 import type { StorageDriver } from '@ct/storage';
 import { PackageJobUseCase } from './package-job.use-case';
 import { PackageProcessor, PACKAGER_CONCURRENCY } from './package.processor';
@@ -34,15 +34,8 @@ export class PackagerModule {
           inject: [PrismaClient, OrgRepository, STORAGE_DRIVER, LOGGER, Metrics, ProviderRegistry],
           useFactory: (prisma: PrismaClient, orgs: OrgRepository, driver: StorageDriver, logger: Logger, metrics: Metrics, registry: ProviderRegistry) => {
             const packaged = metrics.counter({ name: 'ct_packaged_bytes_total', help: 'Bytes of dataset files packaged, and of the archives written', labelNames: ['kind'] });
-            // An organisation's slug never changes: read it once per process.
-            const slugs = new Map<string, string>();
-            const rootsOf = async (orgId: string) => {
-              const slug = slugs.get(orgId) ?? (await orgs.findOrg(orgId))?.slug;
-              if (!slug) return [];
-              slugs.set(orgId, slug);
-              return datasetRootsFor(env, slug);
-            };
-            return new PackageJobUseCase(prisma, driver, rootsOf, registry, logger, (bytes, archive) => {
+            const roots = new DatasetRoots(env, orgs);
+            return new PackageJobUseCase(prisma, driver, (orgId) => roots.of(orgId), registry, logger, (bytes, archive) => {
               packaged.inc({ kind: 'files' }, bytes);
               packaged.inc({ kind: 'archive' }, archive);
             });

@@ -30,30 +30,25 @@ const datasetRoots = z
  * folders (`{"team-a": ["/mnt/team-a"]}`). Set by the operator, never through the API: an organisation's
  * admin must not be able to point its jobs at the server's disk.
  */
-const orgDatasetRoots = z
-  .string()
-  .default('{}')
-  .transform((v, ctx) => {
-    try {
-      return z.record(z.string().min(1).max(100), z.array(z.string().min(1)).max(50)).parse(JSON.parse(v));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON like {"team-a": ["/mnt/team-a"]}' });
-      return z.NEVER;
-    }
-  });
+const orgDatasetRoots = jsonVariable(z.record(z.string().min(1).max(100), z.array(z.string().min(1)).max(50)), '{"team-a": ["/mnt/team-a"]}');
 
 /** The most jobs of each provider running at once in the whole deployment: JSON, provider → count (`{"replicate": 20}`). */
-const providerConcurrency = z
-  .string()
-  .default('{}')
-  .transform((v, ctx) => {
-    try {
-      return z.record(z.string().min(1).max(50), z.number().int().min(1).max(100_000)).parse(JSON.parse(v));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON like {"replicate": 20}' });
-      return z.NEVER;
-    }
-  });
+const providerConcurrency = jsonVariable(z.record(z.string().min(1).max(50), z.number().int().min(1).max(100_000)), '{"replicate": 20}');
+
+/** A variable holding JSON (default `{}`), parsed by `schema`; a bad value names the shape it should have. */
+function jsonVariable<T>(schema: z.ZodType<T>, example: string) {
+  return z
+    .string()
+    .default('{}')
+    .transform((v, ctx) => {
+      try {
+        return schema.parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be JSON like ${example}` });
+        return z.NEVER;
+      }
+    });
+}
 
 /** The dataset roots of one organisation: DATASET_ROOTS belongs to the default one, ORG_DATASET_ROOTS names the rest. */
 export function datasetRootsFor(env: { DATASET_ROOTS: string[]; ORG_DATASET_ROOTS: Record<string, string[]> }, orgSlug: string): string[] {

@@ -1,4 +1,5 @@
-import { Prisma } from './generated/prisma/client';
+import { DomainError, NotFoundError, TERMINAL_STATUSES } from '@ct/job-domain';
+import { Prisma, type Job } from './generated/prisma/client';
 import type { PrismaClient, Tx } from './prisma';
 
 export const PRIORITY_MIN = 1;
@@ -8,7 +9,8 @@ export const PRIORITY_MAX = 10;
  * nothing starves; a priority-1 job is ahead of any fresh submission after at most (10 − 1) × 10 min.
  */
 export const AGING_SECONDS = 600;
-const TERMINAL = ['completed', 'failed', 'cancelled'];
+/** Before a job is handed to its provider: these states still let its priority change. */
+const REORDERABLE = ['pending', 'packaging', 'awaiting_consent', 'waiting', 'queued'];
 
 /** The queue's order, everywhere (dispatch and worker claims): effective priority, then submission. */
 export const SCHEDULING_ORDER = Prisma.sql`(priority + floor(extract(epoch from (now() - created_at)) / ${AGING_SECONDS}))::int DESC, created_at, id`;
@@ -109,6 +111,28 @@ export class SchedulingRepository {
     });
   }
 
+  /** A new priority for a job not yet handed to its provider, with its timeline event. */
+  async setPriority(orgId: string, jobId: string, priority: number, by: string | null): Promise<Job> {
+    const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId, deletedAt: null } });
+    if (!job) throw new NotFoundError('Job', jobId);
+    const updated = await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({ where: { id: jobId, orgId, status: { in: REORDERABLE } }, data: { priority } });
+      if (count !== 1) return null;
+      await tx.jobEvent.create({ data: { orgId, jobId, fromStatus: job.status, toStatus: job.status, reason: `priority changed from ${job.priority} to ${priority}`, data: { by, from: job.priority, to: priority } } });
+      return tx.job.findUniqueOrThrow({ where: { id: jobId } });
+    });
+    if (!updated) throw new DomainError('job_not_waiting', `Job ${jobId} is ${job.status}: its priority only matters before it is handed to its provider.`, { status: job.status });
+    return updated;
+  }
+
+  /** The median run (seconds from start to end) of the organisation's last 50 completed jobs on a provider, or null. */
+  async medianRunSeconds(orgId: string, provider: string): Promise<number | null> {
+    const [row] = await this.prisma.$queryRaw<Array<{ s: number | null }>>`
+      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))::float AS s
+      FROM (SELECT finished_at, started_at FROM jobs WHERE org_id = ${orgId} AND provider = ${provider} AND status = 'completed' AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT 50) r`;
+    return row?.s ?? null;
+  }
+
   /** Where a job stands: its place among the provider's waiting jobs, and the slots. */
   async position(orgId: string, jobId: string): Promise<{ status: string; provider: string; position: number | null; waiting: number; inUse: number; limit: number | null; reason: string | null } | null> {
     const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId, deletedAt: null }, select: { status: true, provider: true, waitingReason: true, admittedAt: true } });
@@ -124,7 +148,7 @@ export class SchedulingRepository {
              (SELECT count(*) FROM q) AS waiting`;
     const ahead = counts?.ahead ?? null;
     const [{ n } = { n: 0n }] = await this.prisma.$queryRaw<Array<{ n: bigint }>>`
-      SELECT count(*)::bigint AS n FROM jobs WHERE provider = ${job.provider} AND admitted_at IS NOT NULL AND status <> ALL(${TERMINAL}::text[])`;
+      SELECT count(*)::bigint AS n FROM jobs WHERE provider = ${job.provider} AND admitted_at IS NOT NULL AND status <> ALL(${[...TERMINAL_STATUSES]}::text[])`;
     const own = await this.prisma.concurrencyLimit.findUnique({ where: { orgId_provider: { orgId, provider: job.provider } } });
     const limits = [this.globalLimits[job.provider], own?.maxJobs].filter((x): x is number => x !== undefined);
     return { status: job.status, provider: job.provider, position: ahead === null ? null : Number(ahead) + 1, waiting: Number(counts?.waiting ?? 0), inUse: Number(n), limit: limits.length ? Math.min(...limits) : null,
@@ -135,7 +159,7 @@ export class SchedulingRepository {
   private async inUse(tx: Tx, provider: string, allProviders: boolean) {
     const rows = await tx.$queryRaw<Array<{ org_id: string; provider: string; n: bigint }>>`
       SELECT org_id, provider, count(*)::bigint AS n FROM jobs
-      WHERE admitted_at IS NOT NULL AND status <> ALL(${TERMINAL}::text[]) AND (${allProviders} OR provider = ${provider})
+      WHERE admitted_at IS NOT NULL AND status <> ALL(${[...TERMINAL_STATUSES]}::text[]) AND (${allProviders} OR provider = ${provider})
       GROUP BY org_id, provider`;
     const byOrg = new Map<string, number>();
     const allByOrg = new Map<string, number>();

@@ -92,10 +92,10 @@ export class SpendRepository {
   }
 
   /** Every limit of the organisation with what its window holds now. */
-  async status(orgId: string, now = new Date()): Promise<LimitUsage[]> {
+  async status(orgId: string, now = new Date()): Promise<{ timeZone: string; usage: LimitUsage[] }> {
     const org = await this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { timeZone: true } });
     const limits = await this.prisma.costLimit.findMany({ where: { orgId }, orderBy: [{ provider: 'asc' }, { period: 'asc' }] });
-    return Promise.all(limits.map((l) => this.usage(this.prisma, l, org.timeZone, now)));
+    return { timeZone: org.timeZone, usage: await Promise.all(limits.map((l) => this.usage(this.prisma, l, org.timeZone, now))) };
   }
 
   private async usage(db: PrismaClient | Tx, limit: CostLimit, timeZone: string, now: Date): Promise<LimitUsage> {
@@ -149,7 +149,7 @@ export class SpendRepository {
     cancelled += await this.enforceRuntime(now);
     const orgIds = (await this.prisma.costLimit.findMany({ distinct: ['orgId'], select: { orgId: true } })).map((r) => r.orgId);
     for (const orgId of orgIds) {
-      for (const u of await this.status(orgId, now)) {
+      for (const u of (await this.status(orgId, now)).usage) {
         const active = await this.prisma.job.findMany({
           where: {
             orgId, status: { in: ['uploading', 'queued', 'running'] }, createdAt: { gte: u.windowStart, lt: u.windowEnd },

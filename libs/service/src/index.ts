@@ -8,3 +8,4 @@ export * from './service.module';
 export * from './bootstrap';
 export * from './presence.service';
 export * from './storage-driver.module';
+export * from './dataset-roots';

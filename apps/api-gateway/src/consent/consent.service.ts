@@ -3,8 +3,8 @@ import { DomainError, decideConsent } from '@ct/job-domain';
 import type { ConsentPreviewAnswer, ConsentPreviewBody, ConsentPreviewView } from '@ct/contracts';
 import { ConsentRepository, type Principal } from '@ct/persistence';
 import { consentPreviewOf, localDatasetsOf, planDataloader } from '@ct/packaging';
+import { DatasetRoots } from '@ct/service';
 import { ProviderRegistry, type ProviderPlugin } from '@ct/providers-core';
-import { DatasetRoots } from '../jobs/dataset-roots';
 
 /**
  * Consent before upload, as the gateway sees it: the preview a client shows (scanned by the packager's own

@@ -74,8 +74,7 @@ export class CostsController {
   @ApiJson(200, costLimitStatusSchema, 'the status of every limit')
   @ApiProblems()
   async status(@CurrentPrincipal() p: Principal): Promise<CostLimitStatusView> {
-    const { timeZone } = await this.spend.document(p.orgId);
-    const usage = await this.spend.status(p.orgId);
+    const { timeZone, usage } = await this.spend.status(p.orgId);
     return {
       time_zone: timeZone,
       limits: usage.map((u) => {

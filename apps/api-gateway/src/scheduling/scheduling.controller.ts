@@ -6,16 +6,13 @@ import {
   jobIdSchema, jobPriorityBodySchema, jobSchema, putSchedulingSettingsBodySchema, queuePositionSchema, schedulingSettingsSchema,
   type JobPriorityBody, type JobView, type PutSchedulingSettingsBody, type QueuePositionView, type SchedulingSettingsView,
 } from '@ct/contracts';
-import { PrismaClient, SchedulingRepository, type ConcurrencySettings, type Principal } from '@ct/persistence';
+import { SchedulingRepository, type ConcurrencySettings, type Principal } from '@ct/persistence';
 import { ProviderRegistry } from '@ct/providers-core';
 import { AdminOnly, CurrentPrincipal } from '../common/auth';
 import { GATEWAY_ENV } from '../infra.tokens';
 import { jobView } from '../jobs/job.view';
 import { ApiAuthProblems, ApiJson, ApiProblems, ZodBody, ZodParam } from '../openapi/api-docs.decorators';
 import { ApiKeyAuth } from '../openapi/security';
-
-/** Before a job is handed to its provider: these states still let its priority change. */
-const REORDERABLE = ['pending', 'packaging', 'awaiting_consent', 'waiting', 'queued'];
 
 /** Priorities and concurrency limits: the organisation's settings, a waiting job's priority, its place in the queue. */
 @ApiTags('scheduling')
@@ -24,7 +21,6 @@ const REORDERABLE = ['pending', 'packaging', 'awaiting_consent', 'waiting', 'que
 export class SchedulingController {
   constructor(
     private readonly scheduling: SchedulingRepository,
-    private readonly prisma: PrismaClient,
     private readonly registry: ProviderRegistry,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {}
@@ -58,16 +54,7 @@ export class SchedulingController {
   @ApiJson(200, jobSchema, 'the job')
   @ApiProblems('not_found', 'job_not_waiting')
   async priority(@CurrentPrincipal() p: Principal, @ZodParam('id', jobIdSchema, 'job id') id: string, @ZodBody(jobPriorityBodySchema, 'priority') body: JobPriorityBody): Promise<JobView> {
-    const job = await this.prisma.job.findFirst({ where: { id, orgId: p.orgId, deletedAt: null } });
-    if (!job) throw new NotFoundError('Job', id);
-    const updated = await this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: { id, orgId: p.orgId, status: { in: REORDERABLE } }, data: { priority: body.priority } });
-      if (count !== 1) return null;
-      await tx.jobEvent.create({ data: { orgId: p.orgId, jobId: id, fromStatus: job.status, toStatus: job.status, reason: `priority changed from ${job.priority} to ${body.priority}`, data: { by: p.apiKeyId, from: job.priority, to: body.priority } } });
-      return tx.job.findUniqueOrThrow({ where: { id } });
-    });
-    if (!updated) throw new DomainError('job_not_waiting', `Job ${id} is ${job.status}: its priority only matters before it is handed to its provider.`, { status: job.status });
-    return jobView(updated);
+    return jobView(await this.scheduling.setPriority(p.orgId, id, body.priority, p.apiKeyId));
   }
 
   @Get('queue/position/:id')
@@ -79,10 +66,7 @@ export class SchedulingController {
     if (!pos) throw new NotFoundError('Job', id);
     let wait: number | null = null;
     if (pos.position !== null && pos.limit !== null) {
-      const runs = await this.prisma.$queryRaw<Array<{ s: number | null }>>`
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))::float AS s
-        FROM (SELECT finished_at, started_at FROM jobs WHERE org_id = ${p.orgId} AND provider = ${pos.provider} AND status = 'completed' AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT 50) r`;
-      const median = runs[0]?.s ?? null;
+      const median = await this.scheduling.medianRunSeconds(p.orgId, pos.provider);
       if (median !== null) wait = Math.round(Math.ceil(pos.position / pos.limit) * median);
     }
     return { job_id: id, status: pos.status, provider: pos.provider, position: pos.position, waiting: pos.waiting, slots_in_use: pos.inUse, slots: pos.limit, reason: pos.reason, estimated_wait_seconds: wait };
