@@ -115,7 +115,8 @@ export const pollerEnv = storageEnv.extend({
   /** A worker that has not sent a heartbeat for this long is offline and its job is requeued. */
   WORKER_HEARTBEAT_TIMEOUT_MS: ms(30_000),
   MONITOR_INTERVAL_MS: ms(2_000),
-  OUTBOX_POLL_MS: ms(100),
+  /** The outbox relay runs on every commit's wake-up; this poll is only the safety net for a lost one. */
+  OUTBOX_POLL_MS: ms(500),
   RECONCILE_INTERVAL_MS: ms(30_000),
   RECONCILE_STUCK_AFTER_MS: ms(60_000),
   /** Pruning of old outbox rows, webhook deliveries, dead service instances and storage leftovers. */

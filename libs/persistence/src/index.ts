@@ -2,6 +2,7 @@ export * from './prisma';
 export * from './migrate';
 export * from './tokens';
 export * from './outbox';
+export { onOutboxCommitted } from './outbox-signal';
 export * from './job.repository';
 export * from './job-tracker';
 export * from './worker.repository';

@@ -58,23 +58,24 @@ export class JobRepository {
       const { spend, ...row } = input;
       const job = await this.prisma.$transaction(async (tx) => {
         if (input.idempotencyKey) await this.releaseExpiredKey(tx, input);
-        const warnings = spend ? await new SpendRepository(this.prisma).admitInTx(tx, { orgId: input.orgId, provider: input.provider, estimateMicros: spend.estimateMicros }) : [];
-        const job = await tx.job.create({
+        let job = await tx.job.create({
           data: {
             ...row,
             reservedMicros: spend?.estimateMicros ?? 0n,
-            limitWarnings: warnings.length ? warnings.map((w) => ({ limit: w.limitId, message: w.message })) : undefined,
             // A JSON column takes "no value" as undefined (null would mean JSON null).
             estimate: input.estimate ?? undefined,
             idempotencyExpiresAt: input.idempotencyKey ? new Date(Date.now() + IDEMPOTENCY_TTL_MS) : null,
           },
         });
+        await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: job.orgId });
+        await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'pending', reason: 'submitted', at: job.createdAt.toISOString() });
+        // Admission against the spending limits comes last: it takes the organisation's lock, held to the commit.
+        const warnings = spend ? await new SpendRepository(this.prisma).admitInTx(tx, { orgId: input.orgId, provider: input.provider, estimateMicros: spend.estimateMicros }) : [];
+        if (warnings.length) job = await tx.job.update({ where: { id: job.id }, data: { limitWarnings: warnings.map((w) => ({ limit: w.limitId, message: w.message })) } });
         const consent = input.consentDigest ? { consent: 'given_at_submission', by: input.createdByKeyId, digest: input.consentDigest, provider: input.provider } : undefined;
         const limits = warnings.length ? { spending_warnings: warnings.map((w) => w.message) } : {};
         const data = consent || warnings.length ? { ...consent, ...limits } : undefined;
         await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: consent ? 'submitted with consent to upload the previewed datasets' : 'submitted', data } });
-        await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: job.orgId });
-        await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'pending', reason: 'submitted', at: job.createdAt.toISOString() });
         return job;
       });
       return { job, created: true };

@@ -8,33 +8,41 @@ export class OutboxRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Locks a batch of unpublished messages (SKIP LOCKED, so several relays share the work), hands them to
-   * `publish`, and marks the ones it published. Failures stay unpublished and are retried next round.
+   * Relays one batch: claims unpublished messages for a while (`claimed_until`, SKIP LOCKED, so several relays
+   * share the work and a relay that dies mid-batch leaves them to the next after the lease), hands them to
+   * `publish` in order, and marks the ones it published. The first failure stops the batch (Redis is likely
+   * down) and gives the rest back. Two statements on their own, no interactive transaction: the relay now
+   * runs on every commit's wake-up, so a round costs what the work needs.
    */
-  async relayBatch(limit: number, publish: (m: OutboxMessage) => Promise<void>): Promise<{ published: number; failed: number }> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        const rows = await tx.$queryRaw<Array<{ id: bigint }>>`
-          SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${limit}`;
-        if (rows.length === 0) return { published: 0, failed: 0 };
-        const messages = await tx.outboxMessage.findMany({ where: { id: { in: rows.map((r) => r.id) } }, orderBy: { id: 'asc' } });
-        const done: bigint[] = [];
-        let failed = 0;
-        for (const m of messages) {
-          try {
-            await publish(m);
-            done.push(m.id);
-          } catch (err) {
-            failed++;
-            await tx.outboxMessage.update({ where: { id: m.id }, data: { attempts: { increment: 1 }, lastError: (err as Error).message.slice(0, 500) } });
-            break; // Redis is likely down: keep order, try again next round.
-          }
-        }
-        if (done.length) await tx.outboxMessage.updateMany({ where: { id: { in: done } }, data: { publishedAt: new Date() } });
-        return { published: done.length, failed };
-      },
-      { timeout: 30_000 },
-    );
+  async relayBatch(limit: number, publish: (m: OutboxMessage) => Promise<void>, leaseMs = 30_000): Promise<{ published: number; failed: number }> {
+    const rows = await this.prisma.$queryRaw<Array<{ id: bigint; kind: string; target: string; dedupe_key: string; payload: unknown; attempts: number; last_error: string | null; created_at: Date; published_at: Date | null; claimed_until: Date | null }>>`
+      UPDATE outbox SET claimed_until = now() + make_interval(secs => ${leaseMs / 1000}::double precision)
+      WHERE id IN (
+        SELECT id FROM outbox WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING *`;
+    if (rows.length === 0) return { published: 0, failed: 0 };
+    rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+    const done: bigint[] = [];
+    let failed = 0;
+    for (const r of rows) {
+      const m: OutboxMessage = {
+        id: r.id, kind: r.kind, target: r.target, dedupeKey: r.dedupe_key, payload: r.payload as OutboxMessage['payload'],
+        attempts: r.attempts, lastError: r.last_error, createdAt: r.created_at, publishedAt: r.published_at, claimedUntil: r.claimed_until,
+      };
+      try {
+        await publish(m);
+        done.push(m.id);
+      } catch (err) {
+        failed++;
+        await this.prisma.outboxMessage.update({ where: { id: m.id }, data: { attempts: { increment: 1 }, lastError: (err as Error).message.slice(0, 500) } });
+        break;
+      }
+    }
+    if (done.length) await this.prisma.$executeRaw`UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY(${done}::bigint[])`;
+    const returned = rows.filter((r) => !done.includes(r.id)).map((r) => r.id);
+    if (returned.length) await this.prisma.$executeRaw`UPDATE outbox SET claimed_until = NULL WHERE id = ANY(${returned}::bigint[])`;
+    return { published: done.length, failed };
   }
 
   async pendingCount(): Promise<number> {

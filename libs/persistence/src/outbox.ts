@@ -1,5 +1,6 @@
 import { JOB_EVENTS_CHANNEL, queueJobId, type JobChangedEvent, type JobQueueName, type QueuePayload } from '@ct/contracts';
 import type { Tx } from './prisma';
+import { outboxWritten } from './outbox-signal';
 
 /**
  * Follow-up work is written in the same transaction as the state change that causes it and relayed to
@@ -9,10 +10,12 @@ export async function enqueueInTx<Q extends JobQueueName>(tx: Tx, queue: Q, payl
   await tx.outboxMessage.create({
     data: { kind: 'queue', target: queue, dedupeKey: queueJobId(queue, payload.jobId, suffix), payload: payload as object },
   });
+  outboxWritten(tx);
 }
 
 export async function publishInTx(tx: Tx, event: JobChangedEvent): Promise<void> {
   await tx.outboxMessage.create({
     data: { kind: 'event', target: JOB_EVENTS_CHANNEL, dedupeKey: `${event.jobId}-${event.status}`, payload: event },
   });
+  outboxWritten(tx);
 }

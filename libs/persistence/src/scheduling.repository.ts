@@ -5,15 +5,17 @@ import type { PrismaClient, Tx } from './prisma';
 export const PRIORITY_MIN = 1;
 export const PRIORITY_MAX = 10;
 /**
- * Aging: a waiting job's effective priority grows by one for every this many seconds it has waited, so
- * nothing starves; a priority-1 job is ahead of any fresh submission after at most (10 − 1) × 10 min.
+ * Aging: every this many seconds a job has waited are worth one priority level, so nothing starves; a
+ * priority-1 job is ahead of any fresh submission after at most (10 − 1) × 10 min. Because all jobs age
+ * alike, the order of two jobs does not depend on when it is read: it is `queue_key` = created_at −
+ * priority × AGING_SECONDS, ascending, stored and indexed (a trigger keeps it; migration 20261203110000).
  */
 export const AGING_SECONDS = 600;
 /** Before a job is handed to its provider: these states still let its priority change. */
 const REORDERABLE = ['pending', 'packaging', 'awaiting_consent', 'waiting', 'queued'];
 
-/** The queue's order, everywhere (dispatch and worker claims): effective priority, then submission. */
-export const SCHEDULING_ORDER = Prisma.sql`(priority + floor(extract(epoch from (now() - created_at)) / ${AGING_SECONDS}))::int DESC, created_at, id`;
+/** The queue's order, everywhere (dispatch and worker claims): priority with aging, then submission. */
+export const SCHEDULING_ORDER = Prisma.sql`queue_key, id`;
 
 export interface ConcurrencySettings {
   defaultPriority: number;
@@ -137,15 +139,12 @@ export class SchedulingRepository {
   async position(orgId: string, jobId: string): Promise<{ status: string; provider: string; position: number | null; waiting: number; inUse: number; limit: number | null; reason: string | null } | null> {
     const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId, deletedAt: null }, select: { status: true, provider: true, waitingReason: true, admittedAt: true } });
     if (!job) return null;
-    // How many waiting jobs are ahead in the queue's order, counted (no list of 10,000 ids read back).
+    // How many waiting jobs are ahead in the queue's order: a range of the (provider, status, queue_key, id) index, counted.
     const [counts] = await this.prisma.$queryRaw<Array<{ ahead: bigint | null; waiting: bigint }>>`
-      WITH q AS (
-        SELECT id, created_at, (priority + floor(extract(epoch from (now() - created_at)) / ${AGING_SECONDS}))::int AS eff
-        FROM jobs WHERE provider = ${job.provider} AND status = 'waiting' AND admitted_at IS NULL
-      ), me AS (SELECT * FROM q WHERE id = ${jobId})
-      SELECT (SELECT count(*) FROM q, me WHERE q.eff > me.eff OR (q.eff = me.eff AND (q.created_at, q.id) < (me.created_at, me.id)))
+      WITH me AS (SELECT queue_key, id FROM jobs WHERE id = ${jobId} AND status = 'waiting' AND admitted_at IS NULL)
+      SELECT (SELECT count(*) FROM jobs j, me WHERE j.provider = ${job.provider} AND j.status = 'waiting' AND (j.queue_key, j.id) < (me.queue_key, me.id) AND j.admitted_at IS NULL)
                + CASE WHEN EXISTS (SELECT 1 FROM me) THEN 0 ELSE NULL END AS ahead,
-             (SELECT count(*) FROM q) AS waiting`;
+             (SELECT count(*) FROM jobs WHERE provider = ${job.provider} AND status = 'waiting' AND admitted_at IS NULL) AS waiting`;
     const ahead = counts?.ahead ?? null;
     const [{ n } = { n: 0n }] = await this.prisma.$queryRaw<Array<{ n: bigint }>>`
       SELECT count(*)::bigint AS n FROM jobs WHERE provider = ${job.provider} AND admitted_at IS NOT NULL AND status <> ALL(${[...TERMINAL_STATUSES]}::text[])`;

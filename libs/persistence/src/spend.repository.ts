@@ -98,12 +98,13 @@ export class SpendRepository {
     return { timeZone: org.timeZone, usage: await Promise.all(limits.map((l) => this.usage(this.prisma, l, org.timeZone, now))) };
   }
 
+  /** What a limit's window holds now, read from the ledger's quarter-hour counters (kept by a trigger on jobs). */
   private async usage(db: PrismaClient | Tx, limit: CostLimit, timeZone: string, now: Date): Promise<LimitUsage> {
     const { start, end } = periodWindow(limit.period as LimitPeriod, timeZone, now);
     const [row] = await db.$queryRaw<Array<{ spent: bigint | null; reserved: bigint | null }>>`
-      SELECT sum(cost_micros)::bigint AS spent, sum(GREATEST(reserved_micros - cost_micros, 0))::bigint AS reserved
-      FROM jobs
-      WHERE org_id = ${limit.orgId} AND created_at >= ${start} AND created_at < ${end}
+      SELECT sum(spent_micros)::bigint AS spent, sum(reserved_micros)::bigint AS reserved
+      FROM spend_counters
+      WHERE org_id = ${limit.orgId} AND bucket >= ${start} AND bucket < ${end}
         AND (${limit.provider} = '*' OR provider = ${limit.provider})`;
     const spentMicros = row?.spent ?? 0n;
     const reservedMicros = row?.reserved ?? 0n;
@@ -114,12 +115,15 @@ export class SpendRepository {
    * Admission against the spending limits, inside the transaction that creates the job: refuses (422
    * `cost_limit_exceeded`) when the job's estimate would carry a block limit's window past its amount, and
    * answers the warnings (a warn limit passed, or 80 % of any limit reached). The organisation's row lock
-   * makes concurrent submissions take their turn, so what they reserve never passes a block limit.
+   * makes concurrent submissions take their turn, so what they reserve never passes a block limit: the
+   * counters a submission reads include every earlier one, whose trigger ran at its commit. This job's own
+   * reservation is not in them yet (the trigger is deferred to the commit), so its estimate is added here.
    */
   async admitInTx(tx: Tx, input: { orgId: string; provider: string; estimateMicros: Micros }, now = new Date()): Promise<AdmissionWarning[]> {
     const limits = await tx.costLimit.findMany({ where: { orgId: input.orgId, provider: { in: ['*', input.provider] } } });
     if (limits.length === 0) return [];
-    const [org] = await tx.$queryRaw<Array<{ time_zone: string }>>`SELECT time_zone FROM organizations WHERE id = ${input.orgId} FOR UPDATE`;
+    // NO KEY UPDATE: admissions take turns, yet the job rows this transaction inserted (their foreign key holds a KEY SHARE lock on the organisation) do not deadlock it.
+    const [org] = await tx.$queryRaw<Array<{ time_zone: string }>>`SELECT time_zone FROM organizations WHERE id = ${input.orgId} FOR NO KEY UPDATE`;
     const warnings: AdmissionWarning[] = [];
     for (const limit of limits) {
       const u = await this.usage(tx, limit, org?.time_zone ?? 'UTC', now);

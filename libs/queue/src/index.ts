@@ -6,5 +6,6 @@ export * from './queue-handlers.check';
 export * from './queue.module';
 export * from './event-bus';
 export * from './outbox-relay';
+export * from './outbox-wake';
 export * from './maintenance-scheduler';
 export * from './queue-metrics';

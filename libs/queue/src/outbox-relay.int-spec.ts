@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { createTestDatabase, makeOrg, newJobInput, TcpProxy } from '@ct/testing';
-import { createPrismaClient, JobRepository, OutboxRepository, type PrismaClient } from '@ct/persistence';
+import { createPrismaClient, enqueueInTx, JobRepository, onOutboxCommitted, OutboxRepository, type PrismaClient } from '@ct/persistence';
 import { createLogger } from '@ct/logging';
 import { randomBytes } from 'node:crypto';
 import { createRedis } from './connection';
@@ -63,4 +63,103 @@ describe('outbox relay across a Redis outage', () => {
     await producer.close();
     for (const c of [connection, publisher, direct]) c.disconnect();
   }, 30_000);
+});
+
+describe('outbox relay woken by commits', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let prisma: PrismaClient;
+  const prefix = `ct-test-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    prisma = createPrismaClient(db.url);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+    await db.drop();
+  });
+
+  it('signals a committed transaction that wrote outbox rows, not a rolled-back one nor one without', async () => {
+    const org = await makeOrg(prisma);
+    let signals = 0;
+    const off = onOutboxCommitted(() => signals++);
+    try {
+      await prisma.$transaction(async (tx) => {
+        await tx.organization.findUnique({ where: { id: org.orgId } });
+      });
+      expect(signals).toBe(0);
+      const job = (await new JobRepository(prisma).create(newJobInput(org.orgId))).job;
+      expect(signals).toBe(1);
+      await expect(
+        prisma.$transaction(async (tx) => {
+          await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: org.orgId }, 'rolled-back');
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      expect(signals).toBe(1);
+      expect(await prisma.outboxMessage.count({ where: { dedupeKey: { contains: 'rolled-back' } } })).toBe(0);
+      await enqueueInTx(prisma, 'package', { v: 1, jobId: job.id, orgId: org.orgId }, 'on-its-own');
+      expect(signals).toBe(2);
+    } finally {
+      off();
+    }
+  });
+
+  it('publishes a commit at once when woken, though its poll is a minute away, and folds a burst into few rounds', async () => {
+    const org = await makeOrg(prisma);
+    const subscriber = createRedis('redis://127.0.0.1:6379', 'subscriber');
+    const publisher = createRedis('redis://127.0.0.1:6379', 'producer');
+    const connection = createRedis('redis://127.0.0.1:6379', 'producer');
+    const arrivals = new Map<string, number>();
+    await subscriber.subscribe(`${prefix}:job-events`);
+    subscriber.on('message', (_c: string, m: string) => arrivals.set((JSON.parse(m) as { jobId: string }).jobId, Date.now()));
+    const outbox = new OutboxRepository(prisma);
+    let rounds = 0;
+    const counting = { relayBatch: (...a: Parameters<OutboxRepository['relayBatch']>) => (rounds++, outbox.relayBatch(...a)) } as unknown as OutboxRepository;
+    const events = { publish: async (name: string, payload: unknown) => void (await publisher.publish(`${prefix}:${name}`, JSON.stringify(payload))) };
+    const relay = new OutboxRelay(counting, new QueueProducer(connection, prefix), events, createLogger('test', 'silent'), 60_000);
+    relay.start();
+    await new Promise((r) => setTimeout(r, 200)); // the first round (at start) is over; the next poll is in a minute
+    const off = onOutboxCommitted(() => relay.wake());
+    try {
+      const jobs = new JobRepository(prisma);
+      const committed = new Map<string, number>();
+      const before = rounds;
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const { job } = await jobs.create(newJobInput(org.orgId));
+          committed.set(job.id, Date.now());
+        }),
+      );
+      const arrived = () => [...committed.keys()].filter((id) => arrivals.has(id)).length;
+      for (let i = 0; i < 100 && arrived() < 40; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(arrived()).toBe(40);
+      const lags = [...committed].map(([id, at]) => arrivals.get(id)! - at);
+      expect(Math.max(...lags)).toBeLessThan(2_000); // a poll would have taken 60 s
+      expect(await outbox.pendingCount()).toBe(0);
+      expect(rounds - before).toBeLessThan(40); // wake-ups during a round are folded into one more
+    } finally {
+      off();
+      await relay.stop();
+      await new Queue('package', { connection, prefix }).obliterate({ force: true });
+      for (const c of [subscriber, publisher, connection]) c.disconnect();
+    }
+  }, 30_000);
+
+  it('leaves a batch claimed by a relay that died to the next relay once the lease is over', async () => {
+    const org = await makeOrg(prisma);
+    await new JobRepository(prisma).create(newJobInput(org.orgId));
+    const outbox = new OutboxRepository(prisma);
+    const pending = await outbox.pendingCount();
+    expect(pending).toBeGreaterThan(0);
+    // The first relay claims the batch and hangs for good before publishing anything (as if killed).
+    void outbox.relayBatch(200, () => new Promise<void>(() => undefined), 1_000);
+    for (let i = 0; i < 50 && (await prisma.outboxMessage.count({ where: { claimedUntil: { not: null } } })) < pending; i++) await new Promise((r) => setTimeout(r, 20));
+    const seen: bigint[] = [];
+    expect(await prisma.outboxMessage.count({ where: { publishedAt: null, claimedUntil: { not: null } } })).toBe(pending);
+    expect((await outbox.relayBatch(200, async (m) => void seen.push(m.id))).published).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await outbox.relayBatch(200, async (m) => void seen.push(m.id))).published).toBe(pending);
+    expect(await outbox.pendingCount()).toBe(0);
+  }, 15_000);
 });

@@ -11,11 +11,16 @@ export interface EventPublisher {
 /**
  * Moves outbox rows to Redis: queue work to BullMQ (deterministic job ids make a repeat harmless) and
  * events to the event bus. While Redis is down rows simply wait; nothing is lost. Any number of relays
- * may run (rows are taken with SKIP LOCKED).
+ * may run (rows are claimed with SKIP LOCKED and a lease). A relay runs when woken (`wake()`: a writer
+ * committed outbox rows) and, as the safety net for a lost wake-up, every `intervalMs`. Wake-ups that come
+ * while a round runs are folded into one more round, so a burst of commits costs a few rounds, not one each.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private again = false;
+  private lastRoundFailed = false;
+  private backingOff = false;
   private stopped = false;
   private lastWarned = 0;
 
@@ -45,8 +50,21 @@ export class OutboxRelay {
     for (;;) {
       const { published, failed } = await this.outbox.relayBatch(200, (m) => this.publish(m));
       total += published;
+      this.lastRoundFailed = failed > 0;
       if (failed > 0 || published < 200) return total;
     }
+  }
+
+  /** Something was committed to the outbox: relay now (or right after the round that is running). */
+  wake(): void {
+    // After a failed round the poll decides: waking into a Postgres or Redis that is down would spin.
+    if (this.stopped || this.backingOff) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0);
   }
 
   private schedule(delay: number): void {
@@ -55,22 +73,28 @@ export class OutboxRelay {
   }
 
   private async tick(): Promise<void> {
+    this.timer = null;
     this.running = true;
+    this.again = false;
+    let failed = false;
     try {
       await this.runOnce();
+      failed = this.lastRoundFailed;
     } catch (err) {
       // Postgres or Redis is down: rows wait; one line per 10 s says so.
       if (Date.now() - this.lastWarned > 10_000) {
         this.logger.warn({ err: (err as Error).message.split('\n').filter(Boolean).slice(-1)[0] }, 'outbox relay round failed');
         this.lastWarned = Date.now();
       }
+      failed = true;
     } finally {
       this.running = false;
-      this.schedule(this.intervalMs);
+      this.backingOff = failed;
+      this.schedule(this.again && !failed ? 0 : this.intervalMs);
     }
   }
 
-  /** A publish that hangs (Redis reconnecting) must not hold the outbox rows locked: give up and retry later. */
+  /** A publish that hangs (Redis reconnecting) must not hold the batch past its lease: give up and retry later. */
   private publish(m: OutboxMessage): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -6,6 +6,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import { createRedis, redisOptionsFromUrl } from './connection';
 import { EventBus } from './event-bus';
+import { OutboxWake } from './outbox-wake';
 import { QUEUE_SERVICE, QueueHandlersCheck } from './queue-handlers.check';
 import { DEFAULT_JOB_OPTIONS, QueueProducer } from './queue-producer';
 import { PRODUCER_REDIS, QUEUE_CONFIG, type QueueConfig } from './queue.tokens';
@@ -28,7 +29,7 @@ class QueueConnections implements OnApplicationShutdown, OnModuleInit {
 
 /**
  * BullMQ for a service: workers for its `@QueueProcessor` classes (shared connection settings and the
- * deployment's prefix), the producer, the event bus, and the boot check that each of the service's queues
+ * deployment's prefix), the producer, the event bus (and on it the outbox relays' wake-up), and the boot check that each of the service's queues
  * has exactly one handler.
  */
 @Global()
@@ -55,6 +56,7 @@ export class QueueModule {
         { provide: PRODUCER_REDIS, useFactory: () => createRedis(queue.redisUrl, 'producer') },
         { provide: QueueProducer, useFactory: (r: Redis) => new QueueProducer(r, queue.prefix), inject: [PRODUCER_REDIS] },
         EventBus,
+        OutboxWake,
         QueueHandlersCheck,
         QueueConnections,
       ],
