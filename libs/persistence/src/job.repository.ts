@@ -1,7 +1,7 @@
 import type { JobStatus } from '@ct/job-domain';
 import { NotFoundError, DomainError, isTerminal } from '@ct/job-domain';
-import type { Job, JobEvent, JobLog } from './generated/prisma/client';
-import type { PrismaClient, Prisma, Tx } from './prisma';
+import { Prisma, type Job, type JobEvent, type JobLog } from './generated/prisma/client';
+import type { PrismaClient, Tx } from './prisma';
 import { enqueueInTx, publishInTx } from './outbox';
 import { SpendRepository } from './spend.repository';
 
@@ -41,6 +41,26 @@ export interface JobFilter {
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
+/** What the job list shows of a job: everything but what it was submitted with and the provider's own state. */
+export const JOB_LIST_COLUMNS = {
+  id: true, orgId: true, name: true, type: true, provider: true, status: true, requirements: true, hardwareProfile: true,
+  externalId: true, workerId: true, progress: true, costMicros: true, error: true, exitCode: true, requeueCount: true,
+  outputPrefix: true, estimate: true, estimatedMicros: true, reservedMicros: true, limitWarnings: true, priority: true,
+  waitingReason: true, consentRequest: true, consentDeadline: true, createdAt: true, updatedAt: true, startedAt: true,
+  finishedAt: true, finalizedAt: true,
+} as const satisfies Prisma.JobSelect;
+export type JobListRow = Prisma.JobGetPayload<{ select: typeof JOB_LIST_COLUMNS }>;
+
+/** The list's keyset query (ids and created_at only); exported for the test that reads its plan. */
+export function listQuery(orgId: string, f: JobFilter): Prisma.Sql {
+  const where = [Prisma.sql`org_id = ${orgId}`, Prisma.sql`deleted_at IS NULL`];
+  if (f.status) where.push(Prisma.sql`status = ${f.status}`);
+  if (f.provider) where.push(Prisma.sql`provider = ${f.provider}`);
+  if (f.type) where.push(Prisma.sql`type = ${f.type}`);
+  if (f.cursor) where.push(Prisma.sql`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id})`);
+  return Prisma.sql`SELECT id, created_at FROM jobs WHERE ${Prisma.join(where, ' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${f.limit + 1}`;
+}
+
 /** Jobs of one organisation. Every method is scoped by orgId. */
 export class JobRepository {
   constructor(private readonly prisma: PrismaClient) {}
@@ -69,13 +89,16 @@ export class JobRepository {
         });
         await enqueueInTx(tx, 'package', { v: 1, jobId: job.id, orgId: job.orgId });
         await publishInTx(tx, { type: 'job.changed', orgId: job.orgId, jobId: job.id, status: 'pending', reason: 'submitted', at: job.createdAt.toISOString() });
+        const consent = input.consentDigest ? { consent: 'given_at_submission', by: input.createdByKeyId, digest: input.consentDigest, provider: input.provider } : undefined;
+        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: consent ? 'submitted with consent to upload the previewed datasets' : 'submitted', data: consent } });
         // Admission against the spending limits comes last: it takes the organisation's lock, held to the commit.
         const warnings = spend ? await new SpendRepository(this.prisma).admitInTx(tx, { orgId: input.orgId, provider: input.provider, estimateMicros: spend.estimateMicros }) : [];
-        if (warnings.length) job = await tx.job.update({ where: { id: job.id }, data: { limitWarnings: warnings.map((w) => ({ limit: w.limitId, message: w.message })) } });
-        const consent = input.consentDigest ? { consent: 'given_at_submission', by: input.createdByKeyId, digest: input.consentDigest, provider: input.provider } : undefined;
-        const limits = warnings.length ? { spending_warnings: warnings.map((w) => w.message) } : {};
-        const data = consent || warnings.length ? { ...consent, ...limits } : undefined;
-        await tx.jobEvent.create({ data: { orgId: job.orgId, jobId: job.id, toStatus: 'pending', reason: consent ? 'submitted with consent to upload the previewed datasets' : 'submitted', data } });
+        if (warnings.length) {
+          job = await tx.job.update({ where: { id: job.id }, data: { limitWarnings: warnings.map((w) => ({ limit: w.limitId, message: w.message })) } });
+          await tx.jobEvent.create({
+            data: { orgId: job.orgId, jobId: job.id, fromStatus: 'pending', toStatus: 'pending', reason: `spending: ${warnings.map((w) => w.message).join('; ')}`, data: { spending_warnings: warnings.map((w) => w.message) } },
+          });
+        }
         return job;
       });
       return { job, created: true };
@@ -137,22 +160,22 @@ export class JobRepository {
     return this.prisma.job.findFirst({ where: { id, orgId } });
   }
 
-  /** Keyset pagination on (createdAt desc, id desc): stable under concurrent inserts. */
-  async list(orgId: string, f: JobFilter): Promise<{ jobs: Job[]; next: { createdAt: Date; id: string } | null }> {
-    const where: Prisma.JobWhereInput = { orgId, deletedAt: null };
-    if (f.status) where.status = f.status;
-    if (f.provider) where.provider = f.provider;
-    if (f.type) where.type = f.type;
-    if (f.cursor) {
-      where.OR = [
-        { createdAt: { lt: f.cursor.createdAt } },
-        { createdAt: f.cursor.createdAt, id: { lt: f.cursor.id } },
-      ];
-    }
-    const rows = await this.prisma.job.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: f.limit + 1 });
-    const jobs = rows.slice(0, f.limit);
-    const last = jobs[jobs.length - 1];
-    return { jobs, next: rows.length > f.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+  /**
+   * A page of the organisation's jobs, newest first. Keyset pagination on (created_at, id) as a row
+   * comparison, which Postgres uses as an index condition (an OR of the two halves is only a filter: 64 ms
+   * 50,000 rows deep, against 0.2 ms); an index per supported filter (org; org+status; org+provider;
+   * org+status+provider; `type` is filtered on top, as every job so far is `training`), checked by a test
+   * that reads the plans (job-list.int-spec.ts). The page is the ids first, then only the columns the list
+   * shows (not the config and dataloader JSON).
+   */
+  async list(orgId: string, f: JobFilter): Promise<{ jobs: JobListRow[]; next: { createdAt: Date; id: string } | null }> {
+    const rows = await this.prisma.$queryRaw<Array<{ id: string; created_at: Date }>>(listQuery(orgId, f));
+    const page = rows.slice(0, f.limit);
+    const found = await this.prisma.job.findMany({ where: { id: { in: page.map((r) => r.id) } }, select: JOB_LIST_COLUMNS });
+    const byId = new Map(found.map((j) => [j.id, j]));
+    const jobs = page.flatMap((r) => byId.get(r.id) ?? []);
+    const last = page[page.length - 1];
+    return { jobs, next: rows.length > f.limit && last ? { createdAt: last.created_at, id: last.id } : null };
   }
 
   /**

@@ -9,6 +9,12 @@ const PRISMA_TYPES: Record<string, string> = {
   String: 'text', Int: 'integer', BigInt: 'bigint', Json: 'jsonb', DateTime: 'timestamp with time zone', Boolean: 'boolean', Float: 'double precision',
 };
 
+/** Indexes with a WHERE clause, written in migrations only: Prisma's schema has no partial indexes (prisma/prisma#3076). */
+const PARTIAL_INDEXES: Record<string, string> = {
+  jobs_waiting_queue_partial: "CREATE INDEX jobs_waiting_queue_partial ON public.jobs USING btree (provider, queue_key, id) WHERE ((status = 'waiting'::text) AND (admitted_at IS NULL))",
+  jobs_admitted_active_partial: "CREATE INDEX jobs_admitted_active_partial ON public.jobs USING btree (provider, org_id) WHERE ((admitted_at IS NOT NULL) AND (status <> ALL (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))",
+};
+
 describe('migration runner', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let pg: Client;
@@ -95,6 +101,8 @@ describe('migration runner', () => {
       const columnList = cols.map((c) => `${c.name}${c.desc ? ' DESC' : ''}`).join(', ');
       expect({ name, columns: /\((.*)\)$/.exec(def ?? '')?.[1]?.replace(/"/g, '') }).toEqual({ name, columns: columnList });
     }
-    expect([...actual.keys()].filter((n) => !expected.has(n))).toEqual([]);
+    expect([...actual.keys()].filter((n) => !expected.has(n) && !PARTIAL_INDEXES[n])).toEqual([]);
+    // The partial ones Prisma cannot declare exist as the migrations say.
+    for (const [name, def] of Object.entries(PARTIAL_INDEXES)) expect({ name, def: actual.get(name)?.replace(/"/g, '') }).toEqual({ name, def });
   });
 });

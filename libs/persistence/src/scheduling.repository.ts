@@ -8,7 +8,7 @@ export const PRIORITY_MAX = 10;
  * Aging: every this many seconds a job has waited are worth one priority level, so nothing starves; a
  * priority-1 job is ahead of any fresh submission after at most (10 − 1) × 10 min. Because all jobs age
  * alike, the order of two jobs does not depend on when it is read: it is `queue_key` = created_at −
- * priority × AGING_SECONDS, ascending, stored and indexed (a trigger keeps it; migration 20261203110000).
+ * priority × AGING_SECONDS, ascending, stored and indexed for the waiting jobs (a trigger keeps it; migration 20261203110000).
  */
 export const AGING_SECONDS = 600;
 /** Before a job is handed to its provider: these states still let its priority change. */
@@ -16,6 +16,31 @@ const REORDERABLE = ['pending', 'packaging', 'awaiting_consent', 'waiting', 'que
 
 /** The queue's order, everywhere (dispatch and worker claims): priority with aging, then submission. */
 export const SCHEDULING_ORDER = Prisma.sql`queue_key, id`;
+
+/**
+ * The jobs holding a concurrency slot: admitted and not ended. Literal, so that the planner matches it to the
+ * predicate of the partial index jobs_admitted_active_partial (a parameter would not prove it).
+ */
+const HOLDS_SLOT = Prisma.raw(`admitted_at IS NOT NULL AND status NOT IN (${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`);
+
+/**
+ * Where a job stands, in one statement: how many waiting jobs are ahead of it in the queue's order and how many
+ * wait in all (one pass over the partial index jobs_waiting_queue_partial, counted, index-only: no list of ids
+ * read back), how many jobs of its provider hold a slot (jobs_admitted_active_partial), and the organisation's
+ * own limit for it. `ahead` is null when the job is not waiting. Its plan is checked by a test (scheduling.int-spec.ts).
+ */
+export function positionQuery(orgId: string, provider: string, jobId: string): Prisma.Sql {
+  return Prisma.sql`
+    WITH me AS (SELECT queue_key, id FROM jobs WHERE id = ${jobId} AND status = 'waiting' AND admitted_at IS NULL),
+    -- Ordered as the index is, so that the planner takes the index-only path even when nearly every job is
+    -- waiting (it would read the whole table instead: 8 ms against 1.8 ms at 10,000 waiting, measured).
+    w AS (SELECT j.queue_key, j.id FROM jobs j WHERE j.provider = ${provider} AND j.status = 'waiting' AND j.admitted_at IS NULL ORDER BY j.provider, j.queue_key, j.id),
+    q AS (SELECT count(*) FILTER (WHERE (w.queue_key, w.id) < ((SELECT queue_key FROM me), (SELECT id FROM me))) AS ahead, count(*) AS waiting FROM w)
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM me) THEN q.ahead END AS ahead, q.waiting,
+           (SELECT count(*) FROM jobs WHERE provider = ${provider} AND ${HOLDS_SLOT}) AS in_use,
+           (SELECT max_jobs FROM concurrency_limits WHERE org_id = ${orgId} AND provider = ${provider}) AS own_limit
+    FROM q`;
+}
 
 export interface ConcurrencySettings {
   defaultPriority: number;
@@ -76,10 +101,13 @@ export class SchedulingRepository {
         await tx.job.updateMany({ where: { id: jobId, orgId, admittedAt: null }, data: { admittedAt: new Date(), waitingReason: null } });
         return { admitted: true, others: [], reason: null };
       }
+      // This job and the head of the waiting queue (the partial index jobs_waiting_queue_partial), in queue order.
       const candidates = await tx.$queryRaw<Array<{ id: string; org_id: string }>>`
-        SELECT id, org_id FROM jobs
-        WHERE provider = ${provider} AND admitted_at IS NULL AND (status = 'waiting' OR id = ${jobId})
-        ORDER BY ${SCHEDULING_ORDER} LIMIT 1000`;
+        SELECT id, org_id FROM (
+          (SELECT id, org_id, queue_key FROM jobs WHERE id = ${jobId} AND admitted_at IS NULL)
+          UNION
+          (SELECT id, org_id, queue_key FROM jobs WHERE provider = ${provider} AND status = 'waiting' AND admitted_at IS NULL ORDER BY queue_key, id LIMIT 1000)
+        ) c ORDER BY ${SCHEDULING_ORDER}`;
       const inUse = await this.inUse(tx, provider, orgLimits.some((l) => l.provider === '*'));
       const limitOf = (org: string, p: string) => orgLimits.find((l) => l.orgId === org && l.provider === p)?.maxJobs;
       const admitted: Array<{ id: string; orgId: string }> = [];
@@ -139,16 +167,10 @@ export class SchedulingRepository {
   async position(orgId: string, jobId: string): Promise<{ status: string; provider: string; position: number | null; waiting: number; inUse: number; limit: number | null; reason: string | null } | null> {
     const job = await this.prisma.job.findFirst({ where: { id: jobId, orgId, deletedAt: null }, select: { status: true, provider: true, waitingReason: true, admittedAt: true } });
     if (!job) return null;
-    // How many waiting jobs are ahead in the queue's order: a range of the (provider, status, queue_key, id) index, counted.
-    const [counts] = await this.prisma.$queryRaw<Array<{ ahead: bigint | null; waiting: bigint }>>`
-      WITH me AS (SELECT queue_key, id FROM jobs WHERE id = ${jobId} AND status = 'waiting' AND admitted_at IS NULL)
-      SELECT (SELECT count(*) FROM jobs j, me WHERE j.provider = ${job.provider} AND j.status = 'waiting' AND (j.queue_key, j.id) < (me.queue_key, me.id) AND j.admitted_at IS NULL)
-               + CASE WHEN EXISTS (SELECT 1 FROM me) THEN 0 ELSE NULL END AS ahead,
-             (SELECT count(*) FROM jobs WHERE provider = ${job.provider} AND status = 'waiting' AND admitted_at IS NULL) AS waiting`;
+    const [counts] = await this.prisma.$queryRaw<Array<{ ahead: bigint | null; waiting: bigint; in_use: bigint; own_limit: number | null }>>(positionQuery(orgId, job.provider, jobId));
     const ahead = counts?.ahead ?? null;
-    const [{ n } = { n: 0n }] = await this.prisma.$queryRaw<Array<{ n: bigint }>>`
-      SELECT count(*)::bigint AS n FROM jobs WHERE provider = ${job.provider} AND admitted_at IS NOT NULL AND status <> ALL(${[...TERMINAL_STATUSES]}::text[])`;
-    const own = await this.prisma.concurrencyLimit.findUnique({ where: { orgId_provider: { orgId, provider: job.provider } } });
+    const n = counts?.in_use ?? 0n;
+    const own = counts?.own_limit === null || counts?.own_limit === undefined ? undefined : { maxJobs: counts.own_limit };
     const limits = [this.globalLimits[job.provider], own?.maxJobs].filter((x): x is number => x !== undefined);
     return { status: job.status, provider: job.provider, position: ahead === null ? null : Number(ahead) + 1, waiting: Number(counts?.waiting ?? 0), inUse: Number(n), limit: limits.length ? Math.min(...limits) : null,
       reason: job.waitingReason && ahead !== null ? `${job.waitingReason}; ${ahead === 0n ? 'next in line' : `${ahead} ahead of you`}` : job.waitingReason,
@@ -158,7 +180,7 @@ export class SchedulingRepository {
   private async inUse(tx: Tx, provider: string, allProviders: boolean) {
     const rows = await tx.$queryRaw<Array<{ org_id: string; provider: string; n: bigint }>>`
       SELECT org_id, provider, count(*)::bigint AS n FROM jobs
-      WHERE admitted_at IS NOT NULL AND status <> ALL(${[...TERMINAL_STATUSES]}::text[]) AND (${allProviders} OR provider = ${provider})
+      WHERE ${HOLDS_SLOT} AND (${allProviders} OR provider = ${provider})
       GROUP BY org_id, provider`;
     const byOrg = new Map<string, number>();
     const allByOrg = new Map<string, number>();

@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { DomainError, dollarsFromMicros, isTerminal, type JobStatus, type Micros } from '@ct/job-domain';
-import type { CostLimit, RuntimeLimit } from './generated/prisma/client';
+import { Prisma, type CostLimit, type RuntimeLimit } from './generated/prisma/client';
 import { JobTracker } from './job-tracker';
 import type { PrismaClient, Tx } from './prisma';
 
@@ -81,6 +81,9 @@ export class SpendRepository {
 
   /** Replaces the organisation's limits with these (one transaction). */
   async replace(orgId: string, doc: LimitsDocument): Promise<LimitsDocument> {
+    // The windows are computed by Postgres: its time zone database must know the name too.
+    const [known] = await this.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT count(*)::bigint AS n FROM pg_timezone_names WHERE name = ${doc.timeZone}`;
+    if (!known?.n) throw new DomainError('validation_failed', `"${doc.timeZone}" is not a time zone this deployment's database knows (e.g. UTC, Europe/Berlin, America/New_York).`, { field: 'time_zone' });
     await this.prisma.$transaction(async (tx) => {
       await tx.organization.update({ where: { id: orgId }, data: { timeZone: doc.timeZone } });
       await tx.costLimit.deleteMany({ where: { orgId } });
@@ -94,21 +97,22 @@ export class SpendRepository {
   /** Every limit of the organisation with what its window holds now. */
   async status(orgId: string, now = new Date()): Promise<{ timeZone: string; usage: LimitUsage[] }> {
     const org = await this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { timeZone: true } });
-    const limits = await this.prisma.costLimit.findMany({ where: { orgId }, orderBy: [{ provider: 'asc' }, { period: 'asc' }] });
-    return { timeZone: org.timeZone, usage: await Promise.all(limits.map((l) => this.usage(this.prisma, l, org.timeZone, now))) };
+    return { timeZone: org.timeZone, usage: await this.usage(this.prisma, orgId, null, now) };
   }
 
-  /** What a limit's window holds now, read from the ledger's quarter-hour counters (kept by a trigger on jobs). */
-  private async usage(db: PrismaClient | Tx, limit: CostLimit, timeZone: string, now: Date): Promise<LimitUsage> {
-    const { start, end } = periodWindow(limit.period as LimitPeriod, timeZone, now);
-    const [row] = await db.$queryRaw<Array<{ spent: bigint | null; reserved: bigint | null }>>`
-      SELECT sum(spent_micros)::bigint AS spent, sum(reserved_micros)::bigint AS reserved
-      FROM spend_counters
-      WHERE org_id = ${limit.orgId} AND bucket >= ${start} AND bucket < ${end}
-        AND (${limit.provider} = '*' OR provider = ${limit.provider})`;
-    const spentMicros = row?.spent ?? 0n;
-    const reservedMicros = row?.reserved ?? 0n;
-    return { limit, windowStart: start, windowEnd: end, spentMicros, reservedMicros, usedMicros: spentMicros + reservedMicros };
+  /**
+   * What the window of each limit (of one provider and `*`, or all) holds now: windows in the organisation's
+   * time zone over the ledger's quarter-hour counters, computed by ct_limit_usage (migration 20261203125000).
+   * `admission` reads through ct_admission_usage instead: the organisation's lock, then the same usage.
+   */
+  private async usage(db: PrismaClient | Tx, orgId: string, provider: string | null, now: Date, admission = false): Promise<LimitUsage[]> {
+    const fn = admission ? Prisma.sql`ct_admission_usage` : Prisma.sql`ct_limit_usage`;
+    const rows = await db.$queryRaw<Array<{ id: string; org_id: string; provider: string; period: string; amount_micros: bigint; action: string; created_at: Date; start_at: Date; end_at: Date; spent: bigint; reserved: bigint }>>`
+      SELECT * FROM ${fn}(${orgId}, ${provider}::text, ${now}::timestamptz)`;
+    return rows.map((r) => ({
+      limit: { id: r.id, orgId: r.org_id, provider: r.provider, period: r.period, amountMicros: r.amount_micros, action: r.action, createdAt: r.created_at },
+      windowStart: r.start_at, windowEnd: r.end_at, spentMicros: r.spent, reservedMicros: r.reserved, usedMicros: r.spent + r.reserved,
+    }));
   }
 
   /**
@@ -120,13 +124,10 @@ export class SpendRepository {
    * reservation is not in them yet (the trigger is deferred to the commit), so its estimate is added here.
    */
   async admitInTx(tx: Tx, input: { orgId: string; provider: string; estimateMicros: Micros }, now = new Date()): Promise<AdmissionWarning[]> {
-    const limits = await tx.costLimit.findMany({ where: { orgId: input.orgId, provider: { in: ['*', input.provider] } } });
-    if (limits.length === 0) return [];
-    // NO KEY UPDATE: admissions take turns, yet the job rows this transaction inserted (their foreign key holds a KEY SHARE lock on the organisation) do not deadlock it.
-    const [org] = await tx.$queryRaw<Array<{ time_zone: string }>>`SELECT time_zone FROM organizations WHERE id = ${input.orgId} FOR NO KEY UPDATE`;
     const warnings: AdmissionWarning[] = [];
-    for (const limit of limits) {
-      const u = await this.usage(tx, limit, org?.time_zone ?? 'UTC', now);
+    // One round trip: no limit, no lock; else the organisation's lock, then the windows' usage.
+    for (const u of await this.usage(tx, input.orgId, input.provider, now, true)) {
+      const limit = u.limit;
       const after = u.usedMicros + input.estimateMicros;
       const what = `the ${scope(limit)} of ${usd(limit.amountMicros)}`;
       if (after > limit.amountMicros && limit.action === 'block') {

@@ -146,20 +146,23 @@ describe('outbox relay woken by commits', () => {
     }
   }, 30_000);
 
-  it('leaves a batch claimed by a relay that died to the next relay once the lease is over', async () => {
+  it('frees the batch of a relay that died mid-round at once, for the next relay', async () => {
     const org = await makeOrg(prisma);
     await new JobRepository(prisma).create(newJobInput(org.orgId));
     const outbox = new OutboxRepository(prisma);
     const pending = await outbox.pendingCount();
     expect(pending).toBeGreaterThan(0);
-    // The first relay claims the batch and hangs for good before publishing anything (as if killed).
-    void outbox.relayBatch(200, () => new Promise<void>(() => undefined), 1_000);
-    for (let i = 0; i < 50 && (await prisma.outboxMessage.count({ where: { claimedUntil: { not: null } } })) < pending; i++) await new Promise((r) => setTimeout(r, 20));
+    // The first relay locks the batch and hangs in its first publish.
+    const first = outbox.relayBatch(200, () => new Promise<void>((r) => setTimeout(r, 1_500)));
+    const locker = async () => (await prisma.$queryRaw<Array<{ pid: number }>>`SELECT pid FROM pg_stat_activity WHERE query LIKE '%FOR UPDATE SKIP LOCKED%' AND state = 'idle in transaction'`)[0]?.pid;
+    for (let i = 0; i < 50 && !(await locker()); i++) await new Promise((r) => setTimeout(r, 20));
     const seen: bigint[] = [];
-    expect(await prisma.outboxMessage.count({ where: { publishedAt: null, claimedUntil: { not: null } } })).toBe(pending);
-    expect((await outbox.relayBatch(200, async (m) => void seen.push(m.id))).published).toBe(0);
-    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await outbox.relayBatch(200, async (m) => void seen.push(m.id))).published).toBe(0); // locked: skipped
+    // It dies (its connection ends): the rows are free at once, no lease to wait out.
+    await prisma.$executeRaw`SELECT pg_terminate_backend(${await locker()}::int)`;
     expect((await outbox.relayBatch(200, async (m) => void seen.push(m.id))).published).toBe(pending);
+    await expect(first).rejects.toThrow();
     expect(await outbox.pendingCount()).toBe(0);
+    expect(new Set(seen).size).toBe(pending);
   }, 15_000);
 });

@@ -11,7 +11,7 @@ export interface EventPublisher {
 /**
  * Moves outbox rows to Redis: queue work to BullMQ (deterministic job ids make a repeat harmless) and
  * events to the event bus. While Redis is down rows simply wait; nothing is lost. Any number of relays
- * may run (rows are claimed with SKIP LOCKED and a lease). A relay runs when woken (`wake()`: a writer
+ * may run (rows are taken with SKIP LOCKED). A relay runs when woken (`wake()`: a writer
  * committed outbox rows) and, as the safety net for a lost wake-up, every `intervalMs`. Wake-ups that come
  * while a round runs are folded into one more round, so a burst of commits costs a few rounds, not one each.
  */
@@ -21,6 +21,7 @@ export class OutboxRelay {
   private again = false;
   private lastRoundFailed = false;
   private backingOff = false;
+  private lastStart = 0;
   private stopped = false;
   private lastWarned = 0;
 
@@ -31,6 +32,12 @@ export class OutboxRelay {
     private readonly logger: Logger,
     private readonly intervalMs = 100,
     private readonly publishTimeoutMs = 2_000,
+    /**
+     * The least time from one round's start to the next one's on wake-ups: under a burst of commits, rounds
+     * then carry several messages each (measured: a round per commit cost ~4.5 ms of CPU per submission in
+     * the poller and Postgres), while a lone change still goes out at once.
+     */
+    private readonly minGapMs = 20,
   ) {}
 
   start(): void {
@@ -64,7 +71,11 @@ export class OutboxRelay {
       return;
     }
     if (this.timer) clearTimeout(this.timer);
-    this.schedule(0);
+    this.schedule(this.gap());
+  }
+
+  private gap(): number {
+    return Math.max(0, this.lastStart + this.minGapMs - Date.now());
   }
 
   private schedule(delay: number): void {
@@ -74,6 +85,7 @@ export class OutboxRelay {
 
   private async tick(): Promise<void> {
     this.timer = null;
+    this.lastStart = Date.now();
     this.running = true;
     this.again = false;
     let failed = false;
@@ -90,11 +102,11 @@ export class OutboxRelay {
     } finally {
       this.running = false;
       this.backingOff = failed;
-      this.schedule(this.again && !failed ? 0 : this.intervalMs);
+      this.schedule(this.again && !failed ? this.gap() : this.intervalMs);
     }
   }
 
-  /** A publish that hangs (Redis reconnecting) must not hold the batch past its lease: give up and retry later. */
+  /** A publish that hangs (Redis reconnecting) must not hold the outbox rows locked: give up and retry later. */
   private publish(m: OutboxMessage): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

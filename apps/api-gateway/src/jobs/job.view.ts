@@ -1,5 +1,5 @@
 import { jobIdSchema, type ConsentPreviewView, type CostEstimateView, type JobEventView, type JobLogLineView, type JobView, type JobWithConfigView, type PackageSummary } from '@ct/contracts';
-import type { Job, JobEvent, JobLog, Package } from '@ct/persistence';
+import type { Job, JobEvent, JobListRow, JobLog, Package } from '@ct/persistence';
 import { dollarsFromMicros, isTerminal, type JobProgress, type JobStatus } from '@ct/job-domain';
 
 /**
@@ -8,8 +8,8 @@ import { dollarsFromMicros, isTerminal, type JobProgress, type JobStatus } from 
  * field to the documented schema.
  */
 
-/** The job as clients see it; `pkg` only where the package is shown (`GET /api/cloud/jobs/{id}`). */
-export function jobView(job: Job, pkg?: Package | null): JobView {
+/** The job as clients see it (from the list's columns or the whole row); `pkg` only where the package is shown (`GET /api/cloud/jobs/{id}`). */
+export function jobView(job: JobListRow, pkg?: Package | null): JobView {
   return {
     id: job.id,
     job_id: job.id,
