@@ -1,6 +1,6 @@
 // `npm run bench`: the packaging, submit and Replicate call-rate benchmarks, each in its own Node process
 // with its output forwarded. They load the compiled code: run `npm run build` first. See docs/BENCHMARKS.md.
-//   BENCH_ONLY=packaging|submit|replicate|admission|list   run just one of them (replicate takes ~20 min at full size)
+//   BENCH_ONLY=packaging|submit|replicate|admission|list|events   run just one of them (replicate takes ~20 min at full size)
 //   BENCH_SIZES_MIB, BENCH_RUNS   packaging knobs (default 400,800 MiB, 3 runs)
 //   BENCH_JOBS, BENCH_CONCURRENCY, BENCH_WORKERS, ...   submit knobs (bench/submit/submit.bench.mjs)
 //   BENCH_JOBS, BENCH_WINDOW_S, BENCH_DROP, ...          replicate knobs (bench/replicate/replicate-calls.bench.mjs)
@@ -16,6 +16,7 @@ const benches = [
   { name: 'replicate', file: 'bench/replicate/replicate-calls.bench.mjs' },
   { name: 'admission', file: 'bench/admission/admission.bench.mjs' },
   { name: 'list', file: 'bench/list/list.bench.mjs' },
+  { name: 'events', file: 'bench/events/events.bench.mjs' },
 ];
 const only = process.env.BENCH_ONLY;
 if (only && !benches.some((b) => b.name === only)) {

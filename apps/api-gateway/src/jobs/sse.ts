@@ -7,8 +7,13 @@ export interface SseEvent {
   data: unknown;
 }
 
+/** One event as the bytes of the stream (an event fanned out to many streams is framed once: sseFrame + sendFrame). */
+export function sseFrame({ event, id, data }: SseEvent): string {
+  return `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 /** Opens a Server-Sent Events response of events `E`; `send` writes one. `stop` ends the stream. */
-export function openSse<E extends SseEvent>(res: Response, stop?: AbortSignal): { send: (e: E) => void; close: () => void; closed: () => boolean } {
+export function openSse<E extends SseEvent>(res: Response, stop?: AbortSignal): { send: (e: E) => void; sendFrame: (frame: string) => void; close: () => void; closed: () => boolean } {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -29,9 +34,11 @@ export function openSse<E extends SseEvent>(res: Response, stop?: AbortSignal): 
   else stop?.addEventListener('abort', close, { once: true });
   res.on('close', () => stop?.removeEventListener('abort', close));
   return {
-    send: ({ event, id, data }) => {
-      if (closed) return;
-      res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    send: (e) => {
+      if (!closed) res.write(sseFrame(e));
+    },
+    sendFrame: (frame) => {
+      if (!closed) res.write(frame);
     },
     close,
     closed: () => closed,
