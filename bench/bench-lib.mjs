@@ -1,7 +1,7 @@
 // Helpers shared by the benchmarks (plain Node ESM): environment knobs, statistics, a throwaway database,
 // cleanup on exit or Ctrl-C, service-log scans and CPU accounting from /proc.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -184,4 +184,41 @@ export function cpuBetween(a, b) {
     out.otherCores = round(out.machineBusyCores - out.oursCores, 2); // other people's processes on this machine
   }
   return out;
+}
+
+/**
+ * The five services as processes on a fresh, migrated database and a state dir of their own (both removed at
+ * cleanup unless `keep`), `LOG_LEVEL=warn`, random ports: what the admission, list and events benches stand on.
+ * Answers the database, the services, the admin API key and the state dir.
+ */
+export async function startBenchStack({ repoRoot, pgUrl, redisUrl, keep, cleanups, say, prefix, env = {} }) {
+  const stack = require(path.join(repoRoot, 'scripts/stack.cjs'));
+  const db = await createDatabase({ pgUrl, keep, cleanups, say, prefix: `ct_bench_${prefix}` });
+  await require(path.join(repoRoot, 'libs/persistence/dist/index.js')).migrate(db.url);
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), `ct-bench-${prefix}-`));
+  cleanups.push(async () => (keep ? say(`kept ${stateDir}`) : rmSync(stateDir, { recursive: true, force: true })));
+  say('starting the five services...');
+  const services = await stack.startServices({
+    env: { DATABASE_URL: db.url, REDIS_URL: redisUrl, SIMPLETUNER_STATE_DIR: stateDir, STORAGE_DRIVER: 'fs', DATASET_ROOTS: stateDir, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-${prefix}-${process.pid}`, ...env },
+    logDir: path.join(stateDir, 'logs'),
+    ports: 'random',
+  });
+  cleanups.push(() => services.stop());
+  const key = await waitForFile(path.join(stateDir, 'cloud', 'admin-api-key'), 30_000);
+  return { db, services, key, stateDir };
+}
+
+/** Runs a bench's main, then its cleanups, and exits 0, or 1 with the error on stderr. */
+export function runBench(main, cleanups) {
+  main().then(
+    async () => {
+      await cleanups.run();
+      process.exit(0);
+    },
+    async (err) => {
+      process.stderr.write(`${err?.stack ?? err}\n`);
+      await cleanups.run();
+      process.exit(1);
+    },
+  );
 }

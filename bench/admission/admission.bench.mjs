@@ -10,17 +10,15 @@
 //        BENCH_POSITIONS (500), BENCH_FREES (100), BENCH_PG_URL, BENCH_REDIS_URL, BENCH_KEEP=1,
 //        BENCH_NO_VACUUM=1 (only ANALYZE after the inserts: the table as it is before autovacuum has run).
 // Output: a markdown table on stdout and the raw figures in bench/out/admission.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCleanups, createDatabase, dist, int, machineInfo, makeSay, sleep, waitForFile } from '../bench-lib.mjs';
+import { createCleanups, dist, int, machineInfo, makeSay, sleep, runBench, startBenchStack } from '../bench-lib.mjs';
 
 const require = createRequire(import.meta.url);
 const thisDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(thisDir, '..', '..');
-const stack = require(path.join(repoRoot, 'scripts/stack.cjs'));
 const { Client } = require('pg');
 const { ReplicateSimulator } = require(path.join(repoRoot, 'libs/testing/dist/index.js'));
 
@@ -38,20 +36,10 @@ const say = makeSay('admission-bench');
 const cleanups = createCleanups(say);
 
 async function main() {
-  const db = await createDatabase({ pgUrl: PG_URL, keep: KEEP, cleanups, say, prefix: 'ct_bench_adm' });
-  const { migrate } = require(path.join(repoRoot, 'libs/persistence/dist/index.js'));
-  await migrate(db.url);
-
   const sim = new ReplicateSimulator({ defaults: { queueMs: 100, durationMs: 600_000 } });
   const { apiUrl } = await sim.start();
   cleanups.push(() => sim.stop());
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ct-bench-adm-'));
-  cleanups.push(async () => (KEEP ? say(`kept ${stateDir}`) : rmSync(stateDir, { recursive: true, force: true })));
-  const env = { DATABASE_URL: db.url, REDIS_URL, SIMPLETUNER_STATE_DIR: stateDir, STORAGE_DRIVER: 'fs', DATASET_ROOTS: stateDir, LOG_LEVEL: 'warn', REPLICATE_API_BASE_URL: apiUrl, QUEUE_PREFIX: `bench-adm-${process.pid}` };
-  say('starting the five services...');
-  const services = await stack.startServices({ env, logDir: path.join(stateDir, 'logs'), ports: 'random' });
-  cleanups.push(() => services.stop());
-  const key = await waitForFile(path.join(stateDir, 'cloud', 'admin-api-key'), 30_000);
+  const { db, services, key } = await startBenchStack({ repoRoot, pgUrl: PG_URL, redisUrl: REDIS_URL, keep: KEEP, cleanups, say, prefix: 'adm', env: { REPLICATE_API_BASE_URL: apiUrl } });
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const api = async (p, init = {}) => fetch(`${services.gatewayUrl}${p}`, { ...init, headers });
   const pg = new Client({ connectionString: db.url });
@@ -178,14 +166,4 @@ submission p99 added by the limits: ${result.submitP99AddedMs} ms
 `);
 }
 
-main().then(
-  async () => {
-    await cleanups.run();
-    process.exit(0);
-  },
-  async (err) => {
-    process.stderr.write(`${err?.stack ?? err}\n`);
-    await cleanups.run();
-    process.exit(1);
-  },
-);
+runBench(main, cleanups);

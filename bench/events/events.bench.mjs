@@ -10,17 +10,15 @@
 // Knobs: BENCH_STREAMS (500), BENCH_CHANGES (200), BENCH_RATE (20 changes/s), BENCH_PG_URL, BENCH_REDIS_URL, BENCH_KEEP=1.
 // Output: a markdown table on stdout and the raw figures in bench/out/events.json.
 import http from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCleanups, createDatabase, dist, int, machineInfo, makeSay, sleep, waitForFile } from '../bench-lib.mjs';
+import { createCleanups, dist, int, machineInfo, makeSay, sleep, runBench, startBenchStack } from '../bench-lib.mjs';
 
 const require = createRequire(import.meta.url);
 const thisDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(thisDir, '..', '..');
-const stack = require(path.join(repoRoot, 'scripts/stack.cjs'));
 const { Redis } = require('ioredis');
 
 const STREAMS = int('BENCH_STREAMS', 500);
@@ -88,16 +86,7 @@ async function baselineServer(channel) {
 }
 
 async function main() {
-  const db = await createDatabase({ pgUrl: PG_URL, keep: KEEP, cleanups, say, prefix: 'ct_bench_ev' });
-  const { migrate } = require(path.join(repoRoot, 'libs/persistence/dist/index.js'));
-  await migrate(db.url);
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ct-bench-ev-'));
-  cleanups.push(async () => (KEEP ? say(`kept ${stateDir}`) : rmSync(stateDir, { recursive: true, force: true })));
-  const env = { DATABASE_URL: db.url, REDIS_URL, SIMPLETUNER_STATE_DIR: stateDir, STORAGE_DRIVER: 'fs', DATASET_ROOTS: stateDir, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-ev-${process.pid}` };
-  say('starting the five services...');
-  const services = await stack.startServices({ env, logDir: path.join(stateDir, 'logs'), ports: 'random' });
-  cleanups.push(() => services.stop());
-  const key = await waitForFile(path.join(stateDir, 'cloud', 'admin-api-key'), 30_000);
+  const { db, services, key } = await startBenchStack({ repoRoot, pgUrl: PG_URL, redisUrl: REDIS_URL, keep: KEEP, cleanups, say, prefix: 'ev', env: {} });
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const api = async (p, init = {}) => fetch(`${services.gatewayUrl}${p}`, { ...init, headers });
 
@@ -188,14 +177,4 @@ gateway RSS (MiB): ${result.gatewayRssMiB.before} before the streams, ${result.g
 `);
 }
 
-main().then(
-  async () => {
-    await cleanups.run();
-    process.exit(0);
-  },
-  async (err) => {
-    process.stderr.write(`${err?.stack ?? err}\n`);
-    await cleanups.run();
-    process.exit(1);
-  },
-);
+runBench(main, cleanups);

@@ -7,17 +7,15 @@
 // Knobs: BENCH_JOBS (200000, split over two organisations), BENCH_REQUESTS (300 per case), BENCH_PG_URL,
 //        BENCH_REDIS_URL, BENCH_KEEP=1.
 // Output: a markdown table on stdout and the raw figures in bench/out/list.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCleanups, createDatabase, dist, int, machineInfo, makeSay, waitForFile } from '../bench-lib.mjs';
+import { createCleanups, dist, int, machineInfo, makeSay, runBench, startBenchStack } from '../bench-lib.mjs';
 
 const require = createRequire(import.meta.url);
 const thisDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(thisDir, '..', '..');
-const stack = require(path.join(repoRoot, 'scripts/stack.cjs'));
 const { Client } = require('pg');
 
 const JOBS = int('BENCH_JOBS', 200_000);
@@ -32,16 +30,7 @@ const cleanups = createCleanups(say);
 const cursorOf = (r) => Buffer.from(`${r.created_at.toISOString()}|${r.id}`).toString('base64url');
 
 async function main() {
-  const db = await createDatabase({ pgUrl: PG_URL, keep: KEEP, cleanups, say, prefix: 'ct_bench_list' });
-  const { migrate } = require(path.join(repoRoot, 'libs/persistence/dist/index.js'));
-  await migrate(db.url);
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'ct-bench-list-'));
-  cleanups.push(async () => (KEEP ? say(`kept ${stateDir}`) : rmSync(stateDir, { recursive: true, force: true })));
-  const env = { DATABASE_URL: db.url, REDIS_URL, SIMPLETUNER_STATE_DIR: stateDir, STORAGE_DRIVER: 'fs', DATASET_ROOTS: stateDir, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-list-${process.pid}` };
-  say('starting the five services...');
-  const services = await stack.startServices({ env, logDir: path.join(stateDir, 'logs'), ports: 'random' });
-  cleanups.push(() => services.stop());
-  const key = await waitForFile(path.join(stateDir, 'cloud', 'admin-api-key'), 30_000);
+  const { db, services, key } = await startBenchStack({ repoRoot, pgUrl: PG_URL, redisUrl: REDIS_URL, keep: KEEP, cleanups, say, prefix: 'list', env: {} });
   const pg = new Client({ connectionString: db.url });
   await pg.connect();
   cleanups.push(() => pg.end());
@@ -109,14 +98,4 @@ async function main() {
   writeFileSync(path.join(repoRoot, 'bench/out/list.json'), JSON.stringify({ machine: machineInfo(), jobs: JOBS, requests: REQUESTS, results }, null, 2));
 }
 
-main().then(
-  async () => {
-    await cleanups.run();
-    process.exit(0);
-  },
-  async (err) => {
-    process.stderr.write(`${err?.stack ?? err}\n`);
-    await cleanups.run();
-    process.exit(1);
-  },
-);
+runBench(main, cleanups);

@@ -4,18 +4,19 @@ import { JobRepository } from './job.repository';
 import { JobTracker } from './job-tracker';
 import { periodWindow, SpendRepository, type LimitPeriod } from './spend.repository';
 
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let prisma: PrismaClient;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prisma = createPrismaClient(db.url);
+});
+afterAll(async () => {
+  await prisma.$disconnect();
+  await db.drop();
+});
+
 /** The ledger's counters (kept by a trigger on jobs) against the jobs themselves, through every kind of change. */
 describe('spend counters', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let prisma: PrismaClient;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prisma = createPrismaClient(db.url);
-  });
-  afterAll(async () => {
-    await prisma.$disconnect();
-    await db.drop();
-  });
 
   const counters = async (orgId: string) => {
     const rows = await prisma.spendCounter.findMany({ where: { orgId } });
@@ -69,16 +70,6 @@ describe('spend counters', () => {
 });
 
 describe('limit windows in SQL', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let prisma: PrismaClient;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prisma = createPrismaClient(db.url);
-  });
-  afterAll(async () => {
-    await prisma.$disconnect();
-    await db.drop();
-  });
 
   it('are the windows periodWindow computes, across time zones and daylight-saving changes', async () => {
     const org = await makeOrg(prisma);
@@ -103,16 +94,6 @@ describe('limit windows in SQL', () => {
 });
 
 describe('admission under the organisation lock', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let prisma: PrismaClient;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prisma = createPrismaClient(db.url);
-  });
-  afterAll(async () => {
-    await prisma.$disconnect();
-    await db.drop();
-  });
 
   it('makes a second admission wait for the first one\'s commit and count its reservation', async () => {
     const org = await makeOrg(prisma);
