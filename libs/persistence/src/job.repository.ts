@@ -171,7 +171,7 @@ export class JobRepository {
   async list(orgId: string, f: JobFilter): Promise<{ jobs: JobListRow[]; next: { createdAt: Date; id: string } | null }> {
     const rows = await this.prisma.$queryRaw<Array<{ id: string; created_at: Date }>>(listQuery(orgId, f));
     const page = rows.slice(0, f.limit);
-    const found = await this.prisma.job.findMany({ where: { id: { in: page.map((r) => r.id) } }, select: JOB_LIST_COLUMNS });
+    const found = await this.prisma.job.findMany({ where: { orgId, id: { in: page.map((r) => r.id) } }, select: JOB_LIST_COLUMNS });
     const byId = new Map(found.map((j) => [j.id, j]));
     const jobs = page.flatMap((r) => byId.get(r.id) ?? []);
     const last = page[page.length - 1];
